@@ -1,0 +1,172 @@
+//! Text-protocol rows decoded into borrowed fields.
+
+use crate::error::ProtocolError;
+use crate::reader::{NULL_MARKER, Reader};
+
+/// Where one field lies in its row packet; `start == u32::MAX` means NULL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+const NULL_SPAN: Span = Span {
+    start: u32::MAX,
+    len: 0,
+};
+
+/// Decodes text rows into spans kept in one reused vector: no allocation per row.
+#[derive(Debug, Default)]
+pub struct RowDecoder {
+    spans: Vec<Span>,
+}
+
+impl RowDecoder {
+    /// A decoder for rows of `columns` fields.
+    pub fn new(columns: usize) -> Self {
+        Self {
+            spans: Vec::with_capacity(columns),
+        }
+    }
+
+    /// Splits `payload` into `columns` fields. Fails on truncation, on an
+    /// invalid length and on bytes after the last field.
+    #[inline]
+    pub fn decode<'a>(
+        &'a mut self,
+        payload: &'a [u8],
+        columns: usize,
+    ) -> Result<RowView<'a>, ProtocolError> {
+        // Spans are u32: a row packet is limited to 4 GiB - 1 here, far above
+        // max_allowed_packet (1 GiB).
+        if payload.len() >= u32::MAX as usize {
+            return Err(ProtocolError::PacketTooLarge {
+                size: payload.len() as u64,
+                max: u64::from(u32::MAX) - 1,
+            });
+        }
+        self.spans.clear();
+        let mut r = Reader::new(payload, "text row");
+        for _ in 0..columns {
+            if r.peek() == Some(NULL_MARKER) {
+                r.u8()?;
+                self.spans.push(NULL_SPAN);
+            } else {
+                let field = r.lenenc_bytes()?;
+                let offset = r.position() - field.len();
+                self.spans.push(Span {
+                    start: offset as u32,
+                    len: field.len() as u32,
+                });
+            }
+        }
+        r.finish()?;
+        Ok(RowView {
+            payload,
+            spans: &self.spans,
+        })
+    }
+}
+
+/// One row: each field is NULL or a slice of the packet it came in.
+#[derive(Debug, Clone, Copy)]
+pub struct RowView<'a> {
+    payload: &'a [u8],
+    spans: &'a [Span],
+}
+
+impl<'a> RowView<'a> {
+    /// Number of fields.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether the row has no fields.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Field `i`: `None` for SQL NULL, else its bytes. Panics if `i >= len()`,
+    /// like slice indexing; callers iterate over their column list.
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<&'a [u8]> {
+        let s = self.spans[i];
+        if s.start == u32::MAX {
+            None
+        } else {
+            // Spans were checked against this payload in `decode`.
+            Some(&self.payload[s.start as usize..(s.start + s.len) as usize])
+        }
+    }
+
+    /// The fields in order.
+    #[inline]
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Option<&'a [u8]>> + '_ {
+        (0..self.len()).map(move |i| self.get(i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reader::put_lenenc_bytes;
+    use proptest::prelude::*;
+
+    fn encode(fields: &[Option<Vec<u8>>]) -> Vec<u8> {
+        let mut p = Vec::new();
+        for f in fields {
+            match f {
+                None => p.push(0xFB),
+                Some(b) => put_lenenc_bytes(&mut p, b),
+            }
+        }
+        p
+    }
+
+    #[test]
+    fn null_empty_and_values() {
+        // Hand-built per the text row layout: "" is 0x00, NULL is 0xFB.
+        let p = [0x00, 0xFB, 0x03, b'a', b'b', b'c'];
+        let mut d = RowDecoder::new(3);
+        let row = d.decode(&p, 3).unwrap();
+        assert_eq!(row.get(0), Some(&b""[..]));
+        assert_eq!(row.get(1), None);
+        assert_eq!(row.get(2), Some(&b"abc"[..]));
+    }
+
+    #[test]
+    fn field_count_must_match() {
+        let p = [0x01, b'x', 0x01, b'y'];
+        let mut d = RowDecoder::new(3);
+        assert!(matches!(d.decode(&p, 3), Err(ProtocolError::Truncated { .. })));
+        assert!(matches!(d.decode(&p, 1), Err(ProtocolError::TrailingBytes { count: 2, .. })));
+        assert!(d.decode(&p, 2).is_ok());
+    }
+
+    #[test]
+    fn length_longer_than_packet_is_rejected() {
+        let p = [0xFD, 0xFF, 0xFF, 0x7F, b'a'];
+        assert!(RowDecoder::new(1).decode(&p, 1).is_err());
+        let p = [0xFE, 0, 0, 0, 0, 0, 0, 0, 0x10, b'a'];
+        assert!(RowDecoder::new(1).decode(&p, 1).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn decode_inverts_encode(fields in proptest::collection::vec(
+            proptest::option::of(proptest::collection::vec(any::<u8>(), 0..300)), 0..20)) {
+            let p = encode(&fields);
+            let mut d = RowDecoder::new(0);
+            let row = d.decode(&p, fields.len()).unwrap();
+            let got: Vec<Option<Vec<u8>>> = row.iter().map(|f| f.map(<[u8]>::to_vec)).collect();
+            prop_assert_eq!(got, fields);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64), n in 0usize..8) {
+            let _ = RowDecoder::new(n).decode(&bytes, n);
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Output formats. One module per format, all behind [`RowWriter`].
+//!
+//! Writers append to a caller-owned `Vec<u8>`; the export loop flushes it to
+//! the sink in large blocks. Writers never fail: every byte sequence has a
+//! defined output (see each module for its rule on non-UTF-8 bytes).
+
+use gd_protocol::{ColumnDef, RowView};
+
+/// The output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Comma-separated values (RFC 4180 quoting).
+    Csv,
+    /// Tab-separated values (the same quoting rules with a tab).
+    Tsv,
+    /// One JSON document `{"data":[{...},...]}`.
+    Json,
+}
+
+impl Format {
+    /// The format a file name implies: `.csv`, `.json`, and TSV for `.tsv`
+    /// and every other or missing extension (as gold_digger always did).
+    pub fn from_path(path: &std::path::Path) -> Self {
+        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+            Some("csv") => Self::Csv,
+            Some("json") => Self::Json,
+            _ => Self::Tsv,
+        }
+    }
+}
+
+/// How bytes of binary columns (charset 63) are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BinaryEncoding {
+    /// Valid UTF-8 as text, anything else as `0x` followed by uppercase hex.
+    #[default]
+    Auto,
+    /// Always `0x` followed by uppercase hex.
+    Hex,
+    /// Always standard base64 with padding (RFC 4648 §4).
+    Base64,
+}
+
+/// Line terminator of the delimited formats.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub enum LineEnding {
+    /// `\n`
+    #[default]
+    Lf,
+    /// `\r\n`
+    CrLf,
+}
+
+/// Options shared by the writers; each uses the ones that apply to it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FormatOptions {
+    /// Write a header row (CSV/TSV).
+    pub header: bool,
+    /// Line terminator (CSV/TSV).
+    pub line_ending: LineEnding,
+    /// What SQL NULL is written as (CSV/TSV); empty by default.
+    pub null: String,
+    /// Encoding of binary columns (all formats).
+    pub binary: BinaryEncoding,
+    /// Indent JSON by two spaces.
+    pub pretty: bool,
+}
+
+impl Default for FormatOptions {
+    fn default() -> Self {
+        Self {
+            header: true,
+            line_ending: LineEnding::Lf,
+            null: String::new(),
+            binary: BinaryEncoding::Auto,
+            pretty: false,
+        }
+    }
+}
+
+/// A streaming writer for one output format.
+///
+/// The export loop calls `begin` once, `row` for every row and `finish` once,
+/// each appending to the same reused `out` buffer.
+pub trait RowWriter {
+    /// Prepares for `columns` and writes whatever precedes the first row
+    /// (a header, an opening bracket).
+    fn begin(&mut self, columns: &[ColumnDef], out: &mut Vec<u8>);
+    /// Writes one row. Must not allocate in steady state.
+    fn row(&mut self, row: &RowView<'_>, out: &mut Vec<u8>);
+    /// Writes whatever follows the last row.
+    fn finish(&mut self, out: &mut Vec<u8>);
+}
