@@ -1,3 +1,17 @@
-//! gold_digger: stream the result of one MySQL/MariaDB query into CSV, TSV or JSON.
+//! gold_digger: stream the result of one MySQL/MariaDB query into CSV, TSV or
+//! JSON, in memory that depends on the widest row, never on the row count.
+//!
+//! The data flows one way: socket → [`conn::Session`] (framing, in a reused
+//! buffer) → [`gd_protocol::resultset::QueryDecoder`] (borrowed rows) →
+//! [`format::RowWriter`] (escaping into a reused buffer) → [`sink::Sink`]
+//! (temporary file renamed on success, or stdout).
 
+pub mod cli;
+pub mod config;
+pub mod conn;
+pub mod error;
+pub mod export;
 pub mod format;
+pub mod sink;
+
+pub use error::Error;

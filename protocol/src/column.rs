@@ -83,7 +83,11 @@ impl ColumnDef {
         }
         let fixed_len = r.lenenc_int()?;
         if fixed_len < 0x0C {
-            return Err(ProtocolError::truncated("column definition", 0x0C, fixed_len as usize));
+            return Err(ProtocolError::truncated(
+                "column definition",
+                0x0C,
+                fixed_len as usize,
+            ));
         }
         let charset = r.u16()?;
         let length = r.u32()?;
@@ -132,9 +136,14 @@ impl ColumnDef {
             // MySQL's JSON says charset 63 but carries utf8mb4 text: test it first.
             MYSQL_TYPE_JSON => ColumnKind::Json,
             _ if self.ext_format_name.as_deref() == Some("json") => ColumnKind::Json,
-            MYSQL_TYPE_STRING | MYSQL_TYPE_VAR_STRING | MYSQL_TYPE_VARCHAR
-            | MYSQL_TYPE_TINY_BLOB | MYSQL_TYPE_MEDIUM_BLOB | MYSQL_TYPE_LONG_BLOB
-            | MYSQL_TYPE_BLOB | MYSQL_TYPE_GEOMETRY
+            MYSQL_TYPE_STRING
+            | MYSQL_TYPE_VAR_STRING
+            | MYSQL_TYPE_VARCHAR
+            | MYSQL_TYPE_TINY_BLOB
+            | MYSQL_TYPE_MEDIUM_BLOB
+            | MYSQL_TYPE_LONG_BLOB
+            | MYSQL_TYPE_BLOB
+            | MYSQL_TYPE_GEOMETRY
                 if self.charset == BINARY_CHARSET =>
             {
                 ColumnKind::Binary

@@ -135,7 +135,11 @@ mod tests {
     use super::*;
 
     /// Feeds `stream` through a framer in pieces of `step` bytes, as a socket would.
-    fn drain(framer: &mut Framer, stream: &[u8], step: usize) -> Result<Vec<Vec<u8>>, ProtocolError> {
+    fn drain(
+        framer: &mut Framer,
+        stream: &[u8],
+        step: usize,
+    ) -> Result<Vec<Vec<u8>>, ProtocolError> {
         let mut out = Vec::new();
         let (mut start, mut end) = (0, 0);
         loop {
@@ -158,7 +162,10 @@ mod tests {
         let mut f = Framer::new(1 << 30);
         for step in 1..stream.len() {
             f.reset_seq();
-            assert_eq!(drain(&mut f, &stream, step).unwrap(), vec![b"abc".to_vec(), vec![]]);
+            assert_eq!(
+                drain(&mut f, &stream, step).unwrap(),
+                vec![b"abc".to_vec(), vec![]]
+            );
         }
     }
 
@@ -166,7 +173,13 @@ mod tests {
     fn wrong_sequence_is_rejected() {
         let mut f = Framer::new(1 << 30);
         let err = f.decode(&[1, 0, 0, 5, b'x']).unwrap_err();
-        assert_eq!(err, ProtocolError::SequenceMismatch { expected: 0, got: 5 });
+        assert_eq!(
+            err,
+            ProtocolError::SequenceMismatch {
+                expected: 0,
+                got: 5
+            }
+        );
     }
 
     #[test]
@@ -213,11 +226,17 @@ mod tests {
         let mut f = Framer::new(1000);
         // Header claims 0xFFFFFF bytes; none of them are here yet.
         let err = f.decode(&[0xFF, 0xFF, 0xFF, 0]).unwrap_err();
-        assert!(matches!(err, ProtocolError::PacketTooLarge { max: 1000, .. }));
+        assert!(matches!(
+            err,
+            ProtocolError::PacketTooLarge { max: 1000, .. }
+        ));
         // A continued packet is limited by its joined size.
         let mut f = Framer::new(MAX_CHUNK as u64 + 5);
         let mut stream = Vec::new();
         Framer::new(u64::MAX).encode(&vec![1u8; MAX_CHUNK + 6], &mut stream);
-        assert!(matches!(drain(&mut f, &stream, 1 << 22), Err(ProtocolError::PacketTooLarge { .. })));
+        assert!(matches!(
+            drain(&mut f, &stream, 1 << 22),
+            Err(ProtocolError::PacketTooLarge { .. })
+        ));
     }
 }

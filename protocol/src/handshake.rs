@@ -309,7 +309,10 @@ impl Login {
 
     fn switch(&mut self, payload: &[u8]) -> Result<AuthStep, ProtocolError> {
         if self.switched {
-            return Err(ProtocolError::unexpected("authenticating (second auth switch)", payload));
+            return Err(ProtocolError::unexpected(
+                "authenticating (second auth switch)",
+                payload,
+            ));
         }
         self.switched = true;
         let mut r = Reader::new(&payload[1..], "auth switch request");
@@ -339,7 +342,10 @@ impl Login {
                 hint: " over an unencrypted TCP connection; connect through the Unix socket, \
                        or log in once with the mysql client so the server caches the password",
             }),
-            _ => Err(ProtocolError::unexpected("authenticating (unexpected auth data)", data)),
+            _ => Err(ProtocolError::unexpected(
+                "authenticating (unexpected auth data)",
+                data,
+            )),
         }
     }
 }
@@ -384,7 +390,10 @@ mod tests {
         // Never LOCAL_FILES, never CLIENT_MYSQL towards MariaDB, never PROGRESS.
         assert_eq!(n.capabilities & Cap::CLIENT_LOCAL_FILES.bits(), 0);
         assert_eq!(n.capabilities & 1, 0);
-        assert_eq!(n.mariadb_capabilities & MariaCap::MARIADB_CLIENT_PROGRESS.bits(), 0);
+        assert_eq!(
+            n.mariadb_capabilities & MariaCap::MARIADB_CLIENT_PROGRESS.bits(),
+            0
+        );
     }
 
     #[test]
@@ -403,14 +412,22 @@ mod tests {
             Greeting::parse(b"\xff\x69\x04Host 'x' is blocked"),
             Err(ProtocolError::Server(ServerError { code: 1129, .. }))
         ));
-        assert!(matches!(Greeting::parse(&[9, 0]), Err(ProtocolError::UnsupportedProtocolVersion(9))));
+        assert!(matches!(
+            Greeting::parse(&[9, 0]),
+            Err(ProtocolError::UnsupportedProtocolVersion(9))
+        ));
     }
 
     #[test]
     fn handshake_response_layout() {
         let g = Greeting::parse(&mariadb_greeting("mysql_native_password")).unwrap();
         let n = Negotiated::new(&g, true, false).unwrap();
-        let creds = Credentials { user: "gd", password: b"secret", database: Some("db"), secure_transport: false };
+        let creds = Credentials {
+            user: "gd",
+            password: b"secret",
+            database: Some("db"),
+            secure_transport: false,
+        };
         let (_, resp) = Login::start(&g, &n, &creds);
         let mut r = Reader::new(&resp, "response");
         assert_eq!(r.u32().unwrap(), n.capabilities);
@@ -421,7 +438,10 @@ mod tests {
         assert_eq!(r.nul_terminated().unwrap(), b"gd");
         let scramble = r.lenenc_bytes().unwrap();
         // Independent check: SHA1(pw) XOR SHA1(nonce + SHA1(SHA1(pw))) from mysql_common.
-        assert_eq!(scramble, scramble_native(b"abcdefghijklmnopqrst", b"secret").unwrap());
+        assert_eq!(
+            scramble,
+            scramble_native(b"abcdefghijklmnopqrst", b"secret").unwrap()
+        );
         assert_eq!(r.nul_terminated().unwrap(), b"db");
         assert_eq!(r.nul_terminated().unwrap(), b"mysql_native_password");
         r.finish().unwrap();
@@ -433,7 +453,12 @@ mod tests {
     fn auth_switch_to_unix_socket_then_ok() {
         let g = Greeting::parse(&mariadb_greeting("mysql_native_password")).unwrap();
         let n = Negotiated::new(&g, false, false).unwrap();
-        let creds = Credentials { user: "root", password: b"", database: None, secure_transport: true };
+        let creds = Credentials {
+            user: "root",
+            password: b"",
+            database: None,
+            secure_transport: true,
+        };
         let (mut login, _) = Login::start(&g, &n, &creds);
         let step = login.on_packet(b"\xfeunix_socket\0").unwrap();
         assert_eq!(step, AuthStep::Send(Vec::new()));
@@ -445,10 +470,19 @@ mod tests {
     fn auth_switch_to_native_uses_the_new_nonce() {
         let g = Greeting::parse(&mariadb_greeting("unix_socket")).unwrap();
         let n = Negotiated::new(&g, false, false).unwrap();
-        let creds = Credentials { user: "u", password: b"pw", database: None, secure_transport: false };
+        let creds = Credentials {
+            user: "u",
+            password: b"pw",
+            database: None,
+            secure_transport: false,
+        };
         let (mut login, _) = Login::start(&g, &n, &creds);
-        let step = login.on_packet(b"\xfemysql_native_password\0ABCDEFGHIJKLMNOPQRST\0").unwrap();
-        let want = scramble_native(b"ABCDEFGHIJKLMNOPQRST", b"pw").unwrap().to_vec();
+        let step = login
+            .on_packet(b"\xfemysql_native_password\0ABCDEFGHIJKLMNOPQRST\0")
+            .unwrap();
+        let want = scramble_native(b"ABCDEFGHIJKLMNOPQRST", b"pw")
+            .unwrap()
+            .to_vec();
         assert_eq!(step, AuthStep::Send(want));
         // A second switch is a protocol violation.
         assert!(login.on_packet(b"\xfemysql_native_password\0x\0").is_err());
@@ -458,27 +492,49 @@ mod tests {
     fn unsupported_plugins_are_named() {
         let g = Greeting::parse(&mariadb_greeting("mysql_native_password")).unwrap();
         let n = Negotiated::new(&g, false, false).unwrap();
-        let creds = Credentials { user: "u", password: b"pw", database: None, secure_transport: false };
+        let creds = Credentials {
+            user: "u",
+            password: b"pw",
+            database: None,
+            secure_transport: false,
+        };
         let (mut login, _) = Login::start(&g, &n, &creds);
         let err = login.on_packet(b"\xfeclient_ed25519\0nonce").unwrap_err();
         assert!(err.to_string().contains("client_ed25519"), "{err}");
         let (mut login, _) = Login::start(&g, &n, &creds);
-        assert!(login.on_packet(&[0xFE]).unwrap_err().to_string().contains("mysql_old_password"));
+        assert!(
+            login
+                .on_packet(&[0xFE])
+                .unwrap_err()
+                .to_string()
+                .contains("mysql_old_password")
+        );
     }
 
     #[test]
     fn caching_sha2_fast_and_full_paths() {
         let g = Greeting::parse(&mariadb_greeting("caching_sha2_password")).unwrap();
         let n = Negotiated::new(&g, false, false).unwrap();
-        let creds = Credentials { user: "u", password: b"pw", database: None, secure_transport: false };
+        let creds = Credentials {
+            user: "u",
+            password: b"pw",
+            database: None,
+            secure_transport: false,
+        };
         let (mut login, resp) = Login::start(&g, &n, &creds);
         let want = scramble_sha256(b"abcdefghijklmnopqrst", b"pw").unwrap();
         assert!(resp.windows(32).any(|w| w == want));
         assert_eq!(login.on_packet(&[0x01, 0x03]).unwrap(), AuthStep::Wait);
         // Full auth over plain TCP is refused rather than leaking the password.
         assert!(login.on_packet(&[0x01, 0x04]).is_err());
-        let secure = Credentials { secure_transport: true, ..creds };
+        let secure = Credentials {
+            secure_transport: true,
+            ..creds
+        };
         let (mut login, _) = Login::start(&g, &n, &secure);
-        assert_eq!(login.on_packet(&[0x01, 0x04]).unwrap(), AuthStep::Send(b"pw\0".to_vec()));
+        assert_eq!(
+            login.on_packet(&[0x01, 0x04]).unwrap(),
+            AuthStep::Send(b"pw\0".to_vec())
+        );
     }
 }

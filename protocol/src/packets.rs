@@ -111,7 +111,9 @@ mod tests {
         assert_eq!(s.status_flags, 2);
         assert!(!s.more_results());
         // With MORE_RESULTS and trailing info/session data, as MariaDB sends.
-        let p = [0xFE, 0x00, 0x00, 0x0A, 0x00, 0x01, 0x00, 0x03, b'a', b'b', b'c'];
+        let p = [
+            0xFE, 0x00, 0x00, 0x0A, 0x00, 0x01, 0x00, 0x03, b'a', b'b', b'c',
+        ];
         let s = Status::parse_ok(&p).unwrap();
         assert!(s.more_results());
         assert_eq!(s.warnings, 1);
@@ -135,7 +137,10 @@ mod tests {
         assert_eq!(e.to_string(), "ERROR 1096 (HY000): No tables used");
         // Pre-4.1 layout without SQLSTATE still parses.
         let e = parse_err(b"\xff\x15\x04Access denied").unwrap();
-        assert_eq!((e.code, e.sql_state, e.message.as_str()), (1045, None, "Access denied"));
+        assert_eq!(
+            (e.code, e.sql_state, e.message.as_str()),
+            (1045, None, "Access denied")
+        );
         assert!(parse_err(&[0xFF, 0x01]).is_err());
     }
 }

@@ -190,7 +190,10 @@ mod tests {
             (&[0xFD, 0x00, 0x00, 0x01], 0x1_0000),
             (&[0xFD, 0xFF, 0xFF, 0xFF], 0xFF_FFFF),
             (&[0xFE, 0, 0, 0, 1, 0, 0, 0, 0], 1 << 24),
-            (&[0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF], u64::MAX),
+            (
+                &[0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],
+                u64::MAX,
+            ),
         ];
         for (bytes, want) in cases {
             let mut r = Reader::new(bytes, "test");
@@ -201,7 +204,13 @@ mod tests {
 
     #[test]
     fn lenenc_rejects_null_and_ff_and_truncation() {
-        for bad in [&[0xFB][..], &[0xFF][..], &[0xFC, 0x01][..], &[0xFE, 1, 2, 3][..], &[][..]] {
+        for bad in [
+            &[0xFB][..],
+            &[0xFF][..],
+            &[0xFC, 0x01][..],
+            &[0xFE, 1, 2, 3][..],
+            &[][..],
+        ] {
             assert!(Reader::new(bad, "test").lenenc_int().is_err(), "{bad:02X?}");
         }
     }
@@ -211,7 +220,11 @@ mod tests {
         let mut r = Reader::new(&[0x05, b'a', b'b'], "row");
         assert!(matches!(
             r.lenenc_bytes(),
-            Err(ProtocolError::Truncated { needed: 5, available: 2, .. })
+            Err(ProtocolError::Truncated {
+                needed: 5,
+                available: 2,
+                ..
+            })
         ));
     }
 

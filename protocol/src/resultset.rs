@@ -86,7 +86,8 @@ impl QueryDecoder {
                 if payload.first() == Some(&ERR_HEADER) {
                     return Err(err_packet_error(payload));
                 }
-                self.columns.push(ColumnDef::parse(payload, self.extended_metadata)?);
+                self.columns
+                    .push(ColumnDef::parse(payload, self.extended_metadata)?);
                 self.state = match (remaining - 1, self.deprecate_eof) {
                     (0, true) => State::Rows,
                     (0, false) => State::ColumnsEof,
@@ -111,7 +112,10 @@ impl QueryDecoder {
                 self.state = State::Rows;
                 Ok(Event::Columns)
             }
-            State::Done => Err(ProtocolError::unexpected("the response was complete", payload)),
+            State::Done => Err(ProtocolError::unexpected(
+                "the response was complete",
+                payload,
+            )),
         }
     }
 
@@ -138,7 +142,10 @@ impl QueryDecoder {
                 r.finish()?;
                 if count == 0 {
                     // Only reachable through a non-minimal encoding (0xFC 0x00 0x00).
-                    return Err(ProtocolError::unexpected("reading the column count", payload));
+                    return Err(ProtocolError::unexpected(
+                        "reading the column count",
+                        payload,
+                    ));
                 }
                 if count > MAX_COLUMNS {
                     return Err(ProtocolError::TooManyColumns {
@@ -206,7 +213,9 @@ mod tests {
                 Event::Columns => log.push(format!("columns {}", d.columns().len())),
                 Event::Row(r) => log.push(
                     r.iter()
-                        .map(|f| f.map_or("NULL".into(), |b| String::from_utf8_lossy(b).into_owned()))
+                        .map(|f| {
+                            f.map_or("NULL".into(), |b| String::from_utf8_lossy(b).into_owned())
+                        })
                         .collect::<Vec<_>>()
                         .join("|"),
                 ),
@@ -235,7 +244,10 @@ mod tests {
             EOF_OK.to_vec(),
         ];
         let mut d = QueryDecoder::new(true, false);
-        assert_eq!(rows_of(&mut d, &packets).unwrap(), ["columns 2", "1|", "2|NULL", "end more=false"]);
+        assert_eq!(
+            rows_of(&mut d, &packets).unwrap(),
+            ["columns 2", "1|", "2|NULL", "end more=false"]
+        );
         assert!(d.is_done());
     }
 
@@ -249,15 +261,26 @@ mod tests {
             LEGACY_EOF.to_vec(),
         ];
         let mut d = QueryDecoder::new(false, false);
-        assert_eq!(rows_of(&mut d, &packets).unwrap(), ["columns 1", "7", "end more=false"]);
+        assert_eq!(
+            rows_of(&mut d, &packets).unwrap(),
+            ["columns 1", "7", "end more=false"]
+        );
     }
 
     #[test]
     fn first_field_empty_string_is_a_row_not_ok() {
         // A row whose first field is "" starts with 0x00, the OK header.
-        let packets = vec![vec![1], column_packet("a", 253, 45, 0, None), vec![0x00], EOF_OK.to_vec()];
+        let packets = vec![
+            vec![1],
+            column_packet("a", 253, 45, 0, None),
+            vec![0x00],
+            EOF_OK.to_vec(),
+        ];
         let mut d = QueryDecoder::new(true, false);
-        assert_eq!(rows_of(&mut d, &packets).unwrap(), ["columns 1", "", "end more=false"]);
+        assert_eq!(
+            rows_of(&mut d, &packets).unwrap(),
+            ["columns 1", "", "end more=false"]
+        );
     }
 
     #[test]
@@ -283,7 +306,9 @@ mod tests {
         d.feed(&[1]).unwrap();
         d.feed(&column_packet("a", 3, 63, 0, None)).unwrap();
         d.feed(&text_row(&[b"1"])).unwrap();
-        let err = d.feed(b"\xff\x25\x05#70100Query execution was interrupted").unwrap_err();
+        let err = d
+            .feed(b"\xff\x25\x05#70100Query execution was interrupted")
+            .unwrap_err();
         match err {
             ProtocolError::Server(e) => assert_eq!(e.code, 1317),
             other => panic!("{other:?}"),
@@ -306,7 +331,15 @@ mod tests {
         let mut d = QueryDecoder::new(true, false);
         assert_eq!(
             rows_of(&mut d, &packets).unwrap(),
-            ["columns 1", "1", "end more=true", "columns 1", "2", "end more=true", "ok"]
+            [
+                "columns 1",
+                "1",
+                "end more=true",
+                "columns 1",
+                "2",
+                "end more=true",
+                "ok"
+            ]
         );
         assert!(d.is_done());
         assert!(d.feed(&[0]).is_err());

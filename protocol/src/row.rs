@@ -140,8 +140,14 @@ mod tests {
     fn field_count_must_match() {
         let p = [0x01, b'x', 0x01, b'y'];
         let mut d = RowDecoder::new(3);
-        assert!(matches!(d.decode(&p, 3), Err(ProtocolError::Truncated { .. })));
-        assert!(matches!(d.decode(&p, 1), Err(ProtocolError::TrailingBytes { count: 2, .. })));
+        assert!(matches!(
+            d.decode(&p, 3),
+            Err(ProtocolError::Truncated { .. })
+        ));
+        assert!(matches!(
+            d.decode(&p, 1),
+            Err(ProtocolError::TrailingBytes { count: 2, .. })
+        ));
         assert!(d.decode(&p, 2).is_ok());
     }
 

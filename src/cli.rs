@@ -1,0 +1,136 @@
+//! Command-line flags as parsed by clap, before any validation or merging.
+//!
+//! Environment variables and the config file are merged in `config.rs`, so
+//! that precedence (flags > environment > config file > defaults) is decided
+//! in one place.
+
+use crate::format::{BinaryEncoding, Format};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Stream the result of one MySQL/MariaDB query into CSV, TSV or JSON, in constant memory.
+#[derive(Debug, Parser)]
+#[command(name = "gold_digger", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// Database URL: mysql://user:password@host:port/database (also mariadb://;
+    /// ?socket=/path for a Unix socket) [env: DATABASE_URL]
+    #[arg(long, value_name = "URL")]
+    pub db_url: Option<String>,
+
+    /// SQL query to run [env: DATABASE_QUERY]
+    #[arg(short, long, value_name = "SQL", conflicts_with = "query_file")]
+    pub query: Option<String>,
+
+    /// SQL query to run (same as --query)
+    #[arg(value_name = "QUERY", conflicts_with_all = ["query", "query_file"])]
+    pub positional_query: Option<String>,
+
+    /// Read the SQL query from FILE
+    #[arg(long, value_name = "FILE")]
+    pub query_file: Option<PathBuf>,
+
+    /// Output file; the format follows the extension (.csv, .json, else TSV); - is stdout [env: OUTPUT_FILE]
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Output format, overriding the extension
+    #[arg(short, long, value_enum)]
+    pub format: Option<Format>,
+
+    /// Indent JSON output
+    #[arg(short, long)]
+    pub pretty: bool,
+
+    /// Log more on stderr (-v info, -vv debug, -vvv trace)
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Print only errors
+    #[arg(long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Exit 0 and write an empty result (header only) when the query returns no rows
+    #[arg(long)]
+    pub allow_empty: bool,
+
+    /// Print the effective configuration as JSON (password redacted) and exit
+    #[arg(long)]
+    pub dump_config: bool,
+
+    /// Read settings from a TOML file whose keys are the long flag names
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Do not write the header row (CSV/TSV)
+    #[arg(long)]
+    pub no_header: bool,
+
+    /// End lines with CRLF instead of LF (CSV/TSV)
+    #[arg(long)]
+    pub crlf: bool,
+
+    /// Write SQL NULL as STRING in CSV/TSV (default: an empty unquoted field)
+    #[arg(long, value_name = "STRING")]
+    pub null: Option<String>,
+
+    /// How to write binary columns: auto (UTF-8 text if valid, else 0x-hex), hex or base64
+    #[arg(long, value_enum, value_name = "ENCODING")]
+    pub binary: Option<BinaryEncoding>,
+
+    /// Seconds allowed for connecting and logging in [default: 30]
+    #[arg(long, value_name = "SECONDS")]
+    pub connect_timeout: Option<u64>,
+
+    /// TLS mode: disabled, preferred, required, verify_ca, verify_identity
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub ssl_mode: Option<SslMode>,
+
+    /// Verify the server certificate against this CA file (implies verify_identity)
+    #[arg(long, value_name = "FILE", group = "tls_flags")]
+    pub tls_ca_file: Option<PathBuf>,
+
+    /// Verify the certificate chain but not the host name (implies verify_ca)
+    #[arg(long, group = "tls_flags")]
+    pub insecure_skip_hostname_verify: bool,
+
+    /// Use TLS without verifying the certificate (implies required)
+    #[arg(long, group = "tls_flags")]
+    pub allow_invalid_certificate: bool,
+
+    /// Subcommands.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a shell completion script
+    Completion {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// MySQL's `--ssl-mode` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[value(rename_all = "snake_case")]
+pub enum SslMode {
+    /// Plain connection.
+    #[value(alias = "DISABLED")]
+    Disabled,
+    /// TLS when the server offers it.
+    #[value(alias = "PREFERRED")]
+    Preferred,
+    /// TLS or fail, without verification.
+    #[value(alias = "REQUIRED")]
+    Required,
+    /// TLS with the chain verified.
+    #[value(alias = "VERIFY_CA")]
+    VerifyCa,
+    /// TLS with the chain and the host name verified.
+    #[value(alias = "VERIFY_IDENTITY")]
+    VerifyIdentity,
+}

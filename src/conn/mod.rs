@@ -1,0 +1,272 @@
+//! A logged-in session: connect, handshake, authenticate, run statements,
+//! and hand result packets to a caller's handler without copying them.
+
+mod inbuf;
+pub mod transport;
+
+use crate::config::{ConnectOptions, Endpoint};
+use crate::error::Error;
+use gd_protocol::ProtocolError;
+use gd_protocol::command::{COM_QUIT, com_query};
+use gd_protocol::framing::{Decoded, Framer};
+use gd_protocol::handshake::{AuthStep, Credentials, Greeting, Login, Negotiated};
+use gd_protocol::resultset::QueryDecoder;
+use inbuf::InBuf;
+use std::io;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpStream, UnixStream};
+use transport::Transport;
+
+/// Largest logical packet accepted: the server's own ceiling for
+/// max_allowed_packet. Memory is only used as bytes actually arrive.
+pub const MAX_PACKET: u64 = 1 << 30;
+
+/// Session variables for long streaming exports: the server must not give
+/// up on a client that is busy writing a slow disk (net_write_timeout
+/// defaults to 60 s), and every text column arrives as utf8mb4.
+const SESSION_SETUP: &str = "SET NAMES utf8mb4, \
+     SESSION net_write_timeout = 86400, \
+     SESSION net_read_timeout = 86400, \
+     SESSION wait_timeout = 86400";
+
+/// Why reading packets stopped.
+#[derive(Debug)]
+pub enum PacketError<E> {
+    /// The connection failed or closed.
+    Io(io::Error),
+    /// The bytes were not valid packets.
+    Protocol(ProtocolError),
+    /// The handler failed.
+    Handler(E),
+}
+
+/// What a packet handler wants next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Give me the next packet.
+    Continue,
+    /// The exchange is over.
+    Stop,
+}
+
+/// A connection after login.
+#[derive(Debug)]
+pub struct Session {
+    stream: Transport,
+    framer: Framer,
+    inbuf: InBuf,
+    negotiated: Negotiated,
+    /// The server's id for this connection (what `KILL` takes).
+    pub connection_id: u32,
+    /// The server's version string.
+    pub server_version: String,
+    send_buf: Vec<u8>,
+}
+
+impl Session {
+    /// Connects, logs in and prepares the session, within the connect timeout.
+    pub async fn connect(opts: &ConnectOptions) -> Result<Self, Error> {
+        let target = opts.endpoint.to_string();
+        match tokio::time::timeout(opts.connect_timeout, Self::connect_inner(opts, &target)).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::ConnectTimeout {
+                target,
+                seconds: opts.connect_timeout.as_secs(),
+            }),
+        }
+    }
+
+    async fn connect_inner(opts: &ConnectOptions, target: &str) -> Result<Self, Error> {
+        let connect_err = |source| Error::Connect {
+            target: target.to_string(),
+            source,
+        };
+        let stream = match &opts.endpoint {
+            Endpoint::Tcp { host, port } => {
+                let s = TcpStream::connect((host.as_str(), *port))
+                    .await
+                    .map_err(connect_err)?;
+                // Small login packets must not wait for Nagle.
+                s.set_nodelay(true).map_err(connect_err)?;
+                Transport::Tcp(s)
+            }
+            Endpoint::Socket { path } => {
+                Transport::Unix(UnixStream::connect(path).await.map_err(connect_err)?)
+            }
+        };
+        let login_err = |source| Error::Login {
+            target: target.to_string(),
+            user: opts.user.clone(),
+            source,
+        };
+        let io_err = |source| Error::LoginIo {
+            target: target.to_string(),
+            source,
+        };
+
+        let mut framer = Framer::new(MAX_PACKET);
+        let mut inbuf = InBuf::new(inbuf::DEFAULT_CAPACITY);
+        let mut stream = stream;
+        let greeting = read_owned(&mut stream, &mut framer, &mut inbuf)
+            .await
+            .map_err(|e| match e {
+                PacketError::Io(e) => io_err(e),
+                PacketError::Protocol(e) | PacketError::Handler(e) => login_err(e),
+            })?;
+        let greeting = Greeting::parse(&greeting).map_err(login_err)?;
+        tracing::info!(server = %greeting.server_version, id = greeting.connection_id, "connected to {target}");
+        let negotiated =
+            Negotiated::new(&greeting, opts.database.is_some(), false).map_err(login_err)?;
+        let mut session = Self {
+            stream,
+            framer,
+            inbuf,
+            negotiated,
+            connection_id: greeting.connection_id,
+            server_version: greeting.server_version.clone(),
+            send_buf: Vec::with_capacity(256),
+        };
+        let creds = Credentials {
+            user: &opts.user,
+            password: opts.password.expose().as_bytes(),
+            database: opts.database.as_deref(),
+            secure_transport: session.stream.is_secure(),
+        };
+        let (mut login, response) = Login::start(&greeting, &negotiated, &creds);
+        session.send(&response).await.map_err(io_err)?;
+        loop {
+            let packet = session.read_packet().await.map_err(|e| match e {
+                PacketError::Io(e) => io_err(e),
+                PacketError::Protocol(e) | PacketError::Handler(e) => login_err(e),
+            })?;
+            match login.on_packet(&packet).map_err(login_err)? {
+                AuthStep::Send(p) => session.send(&p).await.map_err(io_err)?,
+                AuthStep::Wait => {}
+                AuthStep::Done(_) => break,
+            }
+        }
+        tracing::debug!(user = %opts.user, "logged in");
+        session.execute(SESSION_SETUP).await?;
+        Ok(session)
+    }
+
+    /// Whether result sets end with OK instead of EOF, and whether column
+    /// definitions carry MariaDB extended metadata.
+    pub fn decoder(&self) -> QueryDecoder {
+        QueryDecoder::new(
+            self.negotiated.deprecate_eof(),
+            self.negotiated.extended_metadata(),
+        )
+    }
+
+    async fn send(&mut self, payload: &[u8]) -> io::Result<()> {
+        self.send_buf.clear();
+        self.framer.encode(payload, &mut self.send_buf);
+        self.stream.write_all(&self.send_buf).await?;
+        self.stream.flush().await
+    }
+
+    async fn read_packet(&mut self) -> Result<Vec<u8>, PacketError<ProtocolError>> {
+        read_owned(&mut self.stream, &mut self.framer, &mut self.inbuf).await
+    }
+
+    /// Sends COM_QUERY; the response is read with [`Session::for_each_packet`].
+    pub async fn send_query(&mut self, sql: &str) -> io::Result<()> {
+        self.framer.reset_seq();
+        self.send(&com_query(sql)).await
+    }
+
+    /// Runs a statement and drains its response; fails on an ERR packet.
+    pub async fn execute(&mut self, sql: &str) -> Result<(), Error> {
+        let to_error = |e: PacketError<ProtocolError>| match e {
+            PacketError::Io(e) => Error::Stream {
+                rows: 0,
+                source: e.into(),
+            },
+            PacketError::Protocol(e) | PacketError::Handler(e) => Error::Query(e),
+        };
+        self.send_query(sql)
+            .await
+            .map_err(|e| to_error(PacketError::Io(e)))?;
+        let mut decoder = self.decoder();
+        self.for_each_packet(|payload| {
+            decoder.feed(payload)?;
+            Ok(if decoder.is_done() {
+                Flow::Stop
+            } else {
+                Flow::Continue
+            })
+        })
+        .await
+        .map_err(to_error)
+    }
+
+    /// Hands every packet of the current response to `handler`, in order,
+    /// as slices of the receive buffer, until it returns [`Flow::Stop`].
+    /// Reads the socket in large blocks; no allocation per packet.
+    pub async fn for_each_packet<E>(
+        &mut self,
+        mut handler: impl FnMut(&[u8]) -> Result<Flow, E>,
+    ) -> Result<(), PacketError<E>> {
+        loop {
+            let input = self.inbuf.filled();
+            let mut pos = 0;
+            let need = loop {
+                match self
+                    .framer
+                    .decode(&input[pos..])
+                    .map_err(PacketError::Protocol)?
+                {
+                    Decoded::NeedMore(n) => break n,
+                    Decoded::Chunk(n) => pos += n,
+                    Decoded::Packet { payload, consumed } => {
+                        pos += consumed;
+                        if handler(payload).map_err(PacketError::Handler)? == Flow::Stop {
+                            self.inbuf.consume(pos);
+                            return Ok(());
+                        }
+                    }
+                }
+            };
+            self.inbuf.consume(pos);
+            self.inbuf
+                .fill(&mut self.stream, need)
+                .await
+                .map_err(PacketError::Io)?;
+        }
+    }
+
+    /// Says goodbye (COM_QUIT) and closes; errors are irrelevant by now.
+    pub async fn quit(mut self) {
+        self.framer.reset_seq();
+        let _ = self.send(&[COM_QUIT]).await;
+        let _ = self.stream.shutdown().await;
+    }
+}
+
+async fn read_owned(
+    stream: &mut Transport,
+    framer: &mut Framer,
+    inbuf: &mut InBuf,
+) -> Result<Vec<u8>, PacketError<ProtocolError>> {
+    loop {
+        let input = inbuf.filled();
+        let mut pos = 0;
+        let need = loop {
+            match framer
+                .decode(&input[pos..])
+                .map_err(PacketError::Protocol)?
+            {
+                Decoded::NeedMore(n) => break n,
+                Decoded::Chunk(n) => pos += n,
+                Decoded::Packet { payload, consumed } => {
+                    let packet = payload.to_vec();
+                    inbuf.consume(pos + consumed);
+                    return Ok(packet);
+                }
+            }
+        };
+        inbuf.consume(pos);
+        inbuf.fill(stream, need).await.map_err(PacketError::Io)?;
+    }
+}

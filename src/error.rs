@@ -1,0 +1,237 @@
+//! The one error type of the binary; it knows its exit code.
+
+use gd_protocol::ProtocolError;
+use std::io;
+use std::path::PathBuf;
+
+/// Every way a run can fail. The exit code comes from the variant, never from
+/// the message text. Messages name what failed and what to do, and never
+/// contain a password (the URL is never printed whole).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A flag, variable or config value is missing or invalid.
+    #[error("{0}")]
+    Usage(String),
+    /// The database URL is malformed.
+    #[error("invalid database URL: {0} (expected mysql://user:password@host:port/database)")]
+    Url(String),
+    /// The config file cannot be read or parsed.
+    #[error("config file {path}: {message}")]
+    ConfigFile {
+        /// The file given with --config.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The query file cannot be read.
+    #[error("cannot read query file {path}: {source}")]
+    QueryFile {
+        /// The file given with --query-file.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// The output cannot be created or written.
+    #[error("cannot write output {path}: {source}")]
+    Output {
+        /// The output path (`-` for stdout).
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// The server cannot be reached.
+    #[error("cannot connect to {target}: {source}")]
+    Connect {
+        /// host:port or the socket path.
+        target: String,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// Connecting and logging in took longer than the connect timeout.
+    #[error(
+        "timed out after {seconds} s connecting to {target} (raise --connect-timeout if the server is slow)"
+    )]
+    ConnectTimeout {
+        /// host:port or the socket path.
+        target: String,
+        /// The timeout that expired.
+        seconds: u64,
+    },
+    /// The handshake or authentication failed.
+    #[error("login to {target} as '{user}' failed: {source}")]
+    Login {
+        /// host:port or the socket path.
+        target: String,
+        /// The user name (never the password).
+        user: String,
+        /// What the server or the protocol said.
+        source: ProtocolError,
+    },
+    /// The connection broke during login.
+    #[error("connection to {target} lost during login: {source}")]
+    LoginIo {
+        /// host:port or the socket path.
+        target: String,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// The query (or a session set-up statement) failed before any row was written.
+    #[error("query failed: {0}")]
+    Query(ProtocolError),
+    /// The server or the stream failed after the result began.
+    #[error("export failed after {rows} rows, output discarded: {source}")]
+    Stream {
+        /// Rows written before the failure.
+        rows: u64,
+        /// What went wrong.
+        source: StreamError,
+    },
+    /// The query returned no rows and --allow-empty was not given.
+    #[error(
+        "the query returned no rows; no output written (pass --allow-empty to write an empty result)"
+    )]
+    NoRows,
+    /// SIGINT or SIGTERM arrived.
+    #[error("interrupted by {name}; output discarded")]
+    Interrupted {
+        /// Signal name.
+        name: &'static str,
+        /// Exit code: 128 + signal number.
+        code: u8,
+    },
+}
+
+/// Why a started export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// The server sent an error or a malformed packet.
+    #[error("{0}")]
+    Protocol(#[from] ProtocolError),
+    /// The connection broke.
+    #[error("connection lost: {0}")]
+    Io(#[from] io::Error),
+}
+
+impl Error {
+    /// The process exit code for this error (see README "Exit codes").
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::NoRows => 1,
+            Self::Usage(_) | Self::Url(_) | Self::ConfigFile { .. } => 2,
+            Self::Connect { .. }
+            | Self::ConnectTimeout { .. }
+            | Self::Login { .. }
+            | Self::LoginIo { .. } => 3,
+            Self::Query(_) | Self::Stream { .. } => 4,
+            Self::QueryFile { .. } | Self::Output { .. } => 5,
+            Self::Interrupted { code, .. } => *code,
+        }
+    }
+
+    /// A write to stdout failed because the reader went away (`| head`):
+    /// not an error for a command-line filter.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Self::Output { path, source }
+            if source.kind() == io::ErrorKind::BrokenPipe && path.as_os_str() == "-")
+    }
+
+    #[cold]
+    pub(crate) fn usage(msg: impl Into<String>) -> Self {
+        Self::Usage(msg.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_design_table() {
+        let io = || io::Error::other("x");
+        let cases: Vec<(Error, u8)> = vec![
+            (Error::NoRows, 1),
+            (Error::usage("x"), 2),
+            (Error::Url("x".into()), 2),
+            (
+                Error::ConfigFile {
+                    path: "c".into(),
+                    message: "x".into(),
+                },
+                2,
+            ),
+            (
+                Error::Connect {
+                    target: "h".into(),
+                    source: io(),
+                },
+                3,
+            ),
+            (
+                Error::ConnectTimeout {
+                    target: "h".into(),
+                    seconds: 1,
+                },
+                3,
+            ),
+            (
+                Error::LoginIo {
+                    target: "h".into(),
+                    source: io(),
+                },
+                3,
+            ),
+            (Error::Query(ProtocolError::MissingCapability("x")), 4),
+            (
+                Error::Stream {
+                    rows: 1,
+                    source: StreamError::Io(io()),
+                },
+                4,
+            ),
+            (
+                Error::QueryFile {
+                    path: "q".into(),
+                    source: io(),
+                },
+                5,
+            ),
+            (
+                Error::Output {
+                    path: "o".into(),
+                    source: io(),
+                },
+                5,
+            ),
+            (
+                Error::Interrupted {
+                    name: "SIGINT",
+                    code: 130,
+                },
+                130,
+            ),
+        ];
+        for (e, code) in cases {
+            assert_eq!(e.exit_code(), code, "{e}");
+        }
+    }
+
+    #[test]
+    fn broken_pipe_only_on_stdout() {
+        let bp = || io::Error::from(io::ErrorKind::BrokenPipe);
+        assert!(
+            Error::Output {
+                path: "-".into(),
+                source: bp()
+            }
+            .is_broken_pipe()
+        );
+        assert!(
+            !Error::Output {
+                path: "out.csv".into(),
+                source: bp()
+            }
+            .is_broken_pipe()
+        );
+    }
+}
