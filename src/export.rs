@@ -9,6 +9,7 @@ use crate::format::json::JsonWriter;
 use crate::format::{Format, RowWriter};
 use crate::sink::Sink;
 use gd_protocol::ProtocolError;
+use gd_protocol::framing::{Decoded, Framer};
 use gd_protocol::resultset::{Event, QueryDecoder};
 
 /// Output is handed to the sink in blocks of about this size.
@@ -21,6 +22,19 @@ pub struct Summary {
     pub rows: u64,
     /// Bytes written.
     pub bytes: u64,
+}
+
+/// Where full blocks of output go.
+pub trait BlockSink {
+    /// Takes one block.
+    fn write_block(&mut self, block: &[u8]) -> Result<(), Error>;
+}
+
+impl BlockSink for Sink {
+    #[inline]
+    fn write_block(&mut self, block: &[u8]) -> Result<(), Error> {
+        self.write_all(block)
+    }
 }
 
 /// Runs the configured export end to end.
@@ -41,8 +55,42 @@ pub async fn run(config: &Config) -> Result<Summary, Error> {
     result
 }
 
-/// Counters of one export, kept outside the packet handler so errors can
-/// report how far the export got.
+/// Streams the response to the configured query through `writer` into `sink`.
+pub async fn export<W: RowWriter>(
+    session: &mut Session,
+    writer: W,
+    mut sink: Sink,
+    config: &Config,
+) -> Result<Summary, Error> {
+    let mut pipeline = Pipeline::new(session.decoder(), writer);
+    session
+        .send_query(&config.query)
+        .await
+        .map_err(|e| Error::Stream { rows: 0, source: e.into() })?;
+    session
+        .for_each_packet(|payload| pipeline.packet(payload, &mut sink))
+        .await
+        .map_err(|e| match e {
+            PacketError::Handler(e) => e,
+            PacketError::Protocol(e) => pipeline.protocol_error(e),
+            PacketError::Io(e) => Error::Stream { rows: pipeline.progress.rows, source: StreamError::Io(e) },
+        })?;
+    let summary = pipeline.finish(&mut sink, config.allow_empty)?;
+    sink.commit()?;
+    Ok(summary)
+}
+
+/// Decoder, writer and output buffer of one export: everything between
+/// the packet framer and the sink.
+#[derive(Debug)]
+pub struct Pipeline<W> {
+    decoder: QueryDecoder,
+    writer: W,
+    out: Vec<u8>,
+    progress: Progress,
+}
+
+/// How far an export got, so that errors can say it.
 #[derive(Debug, Default)]
 struct Progress {
     rows: u64,
@@ -53,115 +101,89 @@ struct Progress {
     ignored_rows: u64,
 }
 
-/// Streams the response to the configured query through `writer` into `sink`.
-pub async fn export<W: RowWriter>(
-    session: &mut Session,
-    mut writer: W,
-    mut sink: Sink,
-    config: &Config,
-) -> Result<Summary, Error> {
-    let mut out = Vec::with_capacity(FLUSH_AT + FLUSH_AT / 4);
-    let mut p = Progress::default();
-    let mut decoder = session.decoder();
-    session
-        .send_query(&config.query)
-        .await
-        .map_err(|e| Error::Stream {
-            rows: 0,
-            source: e.into(),
-        })?;
-
-    let streamed = session
-        .for_each_packet(|payload| {
-            handle(
-                &mut decoder,
-                payload,
-                &mut writer,
-                &mut out,
-                &mut sink,
-                &mut p,
-            )?;
-            Ok(if decoder.is_done() {
-                Flow::Stop
-            } else {
-                Flow::Continue
-            })
-        })
-        .await;
-    if let Err(e) = streamed {
-        return Err(match e {
-            PacketError::Handler(e) => e,
-            PacketError::Protocol(e) => protocol_error(e, &p),
-            PacketError::Io(e) => Error::Stream {
-                rows: p.rows,
-                source: StreamError::Io(e),
-            },
-        });
-    }
-
-    if p.result_sets > 1 {
-        tracing::warn!(
-            "the query returned {} result sets; only the first was exported ({} rows of the others were discarded)",
-            p.result_sets,
-            p.ignored_rows
-        );
-    }
-    if p.rows == 0 {
-        if !config.allow_empty {
-            return Err(Error::NoRows);
-        }
-        if p.result_sets == 0 {
-            // A statement without a result set: an empty document all the same.
-            writer.begin(&[], &mut out);
-            writer.finish(&mut out);
+impl<W: RowWriter> Pipeline<W> {
+    /// A pipeline feeding `decoder`'s rows to `writer`.
+    pub fn new(decoder: QueryDecoder, writer: W) -> Self {
+        Self {
+            decoder,
+            writer,
+            out: Vec::with_capacity(FLUSH_AT + FLUSH_AT / 4),
+            progress: Progress::default(),
         }
     }
-    sink.write_all(&out)?;
-    p.bytes += out.len() as u64;
-    sink.commit()?;
-    Ok(Summary {
-        rows: p.rows,
-        bytes: p.bytes,
-    })
-}
 
-/// One packet: the hot path of the whole program.
-#[inline]
-fn handle<W: RowWriter>(
-    decoder: &mut QueryDecoder,
-    payload: &[u8],
-    writer: &mut W,
-    out: &mut Vec<u8>,
-    sink: &mut Sink,
-    p: &mut Progress,
-) -> Result<(), Error> {
-    let event = decoder.feed(payload).map_err(|e| protocol_error(e, p))?;
-    match event {
-        Event::Row(row) if p.in_first => {
-            writer.row(&row, out);
-            p.rows += 1;
-            if out.len() >= FLUSH_AT {
-                sink.write_all(out)?;
-                p.bytes += out.len() as u64;
-                out.clear();
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.progress.rows
+    }
+
+    /// One packet: the hot path of the whole program. Only the first result
+    /// set is written; the rows of any others are counted and dropped.
+    #[inline]
+    pub fn packet(&mut self, payload: &[u8], sink: &mut impl BlockSink) -> Result<Flow, Error> {
+        let p = &mut self.progress;
+        let event = match self.decoder.feed(payload) {
+            Ok(event) => event,
+            Err(e) => return Err(protocol_error(e, p)),
+        };
+        match event {
+            Event::Row(row) if p.in_first => {
+                self.writer.row(&row, &mut self.out);
+                p.rows += 1;
+                if self.out.len() >= FLUSH_AT {
+                    sink.write_block(&self.out)?;
+                    p.bytes += self.out.len() as u64;
+                    self.out.clear();
+                }
+            }
+            Event::Row(_) => p.ignored_rows += 1,
+            Event::Columns => {
+                p.result_sets += 1;
+                if !p.first_done {
+                    p.in_first = true;
+                    self.writer.begin(self.decoder.columns(), &mut self.out);
+                }
+            }
+            Event::End(_) if p.in_first => {
+                self.writer.finish(&mut self.out);
+                p.in_first = false;
+                p.first_done = true;
+            }
+            Event::End(_) | Event::Ok(_) | Event::Continue => {}
+        }
+        Ok(if self.decoder.is_done() { Flow::Stop } else { Flow::Continue })
+    }
+
+    /// After the last packet: decides about an empty result and writes the
+    /// rest of the output (the caller commits the sink).
+    pub fn finish(mut self, sink: &mut impl BlockSink, allow_empty: bool) -> Result<Summary, Error> {
+        let p = &mut self.progress;
+        if p.result_sets > 1 {
+            tracing::warn!(
+                "the query returned {} result sets; only the first was exported \
+                 ({} rows of the others were discarded)",
+                p.result_sets,
+                p.ignored_rows
+            );
+        }
+        if p.rows == 0 {
+            if !allow_empty {
+                return Err(Error::NoRows);
+            }
+            if p.result_sets == 0 {
+                // A statement without a result set: an empty document all the same.
+                self.writer.begin(&[], &mut self.out);
+                self.writer.finish(&mut self.out);
             }
         }
-        Event::Row(_) => p.ignored_rows += 1,
-        Event::Columns => {
-            p.result_sets += 1;
-            if !p.first_done {
-                p.in_first = true;
-                writer.begin(decoder.columns(), out);
-            }
-        }
-        Event::End(_) if p.in_first => {
-            writer.finish(out);
-            p.in_first = false;
-            p.first_done = true;
-        }
-        Event::End(_) | Event::Ok(_) | Event::Continue => {}
+        sink.write_block(&self.out)?;
+        p.bytes += self.out.len() as u64;
+        Ok(Summary { rows: p.rows, bytes: p.bytes })
     }
-    Ok(())
+
+    fn protocol_error(&self, e: ProtocolError) -> Error {
+        protocol_error(e, &self.progress)
+    }
 }
 
 #[cold]
@@ -169,9 +191,163 @@ fn protocol_error(e: ProtocolError, p: &Progress) -> Error {
     if p.result_sets == 0 {
         Error::Query(e)
     } else {
-        Error::Stream {
-            rows: p.rows,
-            source: StreamError::Protocol(e),
+        Error::Stream { rows: p.rows, source: StreamError::Protocol(e) }
+    }
+}
+
+/// Runs `input` (framed server packets, as received) through `framer` and
+/// `pipeline`: the export loop without a socket, for benches and tests.
+/// Returns the bytes consumed; a trailing partial packet is left over.
+pub fn pump<W: RowWriter>(
+    framer: &mut Framer,
+    pipeline: &mut Pipeline<W>,
+    input: &[u8],
+    sink: &mut impl BlockSink,
+) -> Result<usize, Error> {
+    let mut pos = 0;
+    loop {
+        match framer.decode(&input[pos..]).map_err(|e| pipeline.protocol_error(e))? {
+            Decoded::NeedMore(_) => return Ok(pos),
+            Decoded::Chunk(n) => pos += n,
+            Decoded::Packet { payload, consumed } => {
+                pos += consumed;
+                if pipeline.packet(payload, sink)? == Flow::Stop {
+                    return Ok(pos);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::FormatOptions;
+    use crate::synth::mixed_response;
+    use std::cell::Cell;
+
+    /// Counts allocations made by this thread, so tests running in parallel
+    /// do not disturb each other.
+    struct CountingAlloc;
+
+    thread_local! {
+        static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    // SAFETY: delegates every call to the system allocator unchanged; the
+    // counter is a thread-local Cell, touched without allocating.
+    unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+        unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+            let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+            // SAFETY: same contract as the caller's.
+            unsafe { std::alloc::System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+            // SAFETY: same contract as the caller's.
+            unsafe { std::alloc::System.dealloc(ptr, layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+            let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+            // SAFETY: same contract as the caller's.
+            unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+        }
+    }
+
+    #[global_allocator]
+    static GLOBAL: CountingAlloc = CountingAlloc;
+
+    fn allocations() -> u64 {
+        ALLOCATIONS.with(Cell::get)
+    }
+
+    /// Discards blocks, counting bytes.
+    struct NullSink(u64);
+    impl BlockSink for NullSink {
+        fn write_block(&mut self, block: &[u8]) -> Result<(), Error> {
+            self.0 += block.len() as u64;
+            Ok(())
+        }
+    }
+
+    /// Allocations made while pumping `rows` rows through decode + writer,
+    /// after the first 2,000 rows (warm-up: column metadata, buffer growth).
+    fn steady_state_allocations<W: RowWriter>(writer: W, rows: u64) -> (u64, u64) {
+        let input = mixed_response(rows, true);
+        let mut framer = Framer::new(1 << 30);
+        framer.encode(b"\x03q", &mut Vec::new());
+        let mut pipeline = Pipeline::new(QueryDecoder::new(true, true), writer);
+        let mut sink = NullSink(0);
+        // Split where row 2,000 starts: column packets + 2,000 rows first.
+        let warm = {
+            let mut f = Framer::new(1 << 30);
+            f.encode(b"\x03q", &mut Vec::new());
+            let mut pos = 0;
+            for _ in 0..(1 + 18 + 2_000) {
+                match f.decode(&input[pos..]).unwrap() {
+                    Decoded::Packet { consumed, .. } => pos += consumed,
+                    other => panic!("{other:?}"),
+                }
+            }
+            pos
+        };
+        assert_eq!(pump(&mut framer, &mut pipeline, &input[..warm], &mut sink).unwrap(), warm);
+        assert_eq!(pipeline.rows(), 2_000);
+        let before = allocations();
+        let consumed = pump(&mut framer, &mut pipeline, &input[warm..], &mut sink).unwrap();
+        let during = allocations() - before;
+        assert_eq!(warm + consumed, input.len());
+        let rows = pipeline.rows();
+        pipeline.finish(&mut sink, false).unwrap();
+        (during, rows)
+    }
+
+    #[test]
+    fn zero_allocations_per_row_in_steady_state() {
+        let opts = FormatOptions::default();
+        let pretty = FormatOptions { pretty: true, ..FormatOptions::default() };
+        let hex = FormatOptions { binary: crate::format::BinaryEncoding::Base64, ..FormatOptions::default() };
+        let cases = [
+            ("csv", steady_state_allocations(DelimitedWriter::csv(&opts), 20_000)),
+            ("tsv", steady_state_allocations(DelimitedWriter::tsv(&hex), 20_000)),
+            ("json", steady_state_allocations(JsonWriter::new(&opts), 20_000)),
+            ("json pretty", steady_state_allocations(JsonWriter::new(&pretty), 20_000)),
+        ];
+        for (name, (allocs, rows)) in cases {
+            assert_eq!(rows, 20_000, "{name}");
+            // 18,000 rows after warm-up; not one allocation among them.
+            assert_eq!(allocs, 0, "{name}: {allocs} allocations over {} rows", rows - 2_000);
+        }
+    }
+
+    #[test]
+    fn the_counter_counts() {
+        // The guard above is only meaningful if allocations are seen.
+        let before = allocations();
+        let v = std::hint::black_box(vec![1u8; 100]);
+        assert!(allocations() > before);
+        drop(v);
+    }
+
+    #[test]
+    fn pump_writes_every_row() {
+        let input = mixed_response(1_000, true);
+        let mut framer = Framer::new(1 << 30);
+        framer.encode(b"\x03q", &mut Vec::new());
+        let mut pipeline = Pipeline::new(QueryDecoder::new(true, true), DelimitedWriter::csv(&FormatOptions::default()));
+        let mut sink = Collect(Vec::new());
+        assert_eq!(pump(&mut framer, &mut pipeline, &input, &mut sink).unwrap(), input.len());
+        let summary = pipeline.finish(&mut sink, false).unwrap();
+        assert_eq!(summary.rows, 1_000);
+        let mut r = csv::ReaderBuilder::new().has_headers(true).from_reader(&sink.0[..]);
+        assert_eq!(r.headers().unwrap().len(), 18);
+        assert_eq!(r.records().map(|rec| rec.unwrap()).filter(|rec| rec.len() == 18).count(), 1_000);
+    }
+
+    struct Collect(Vec<u8>);
+    impl BlockSink for Collect {
+        fn write_block(&mut self, block: &[u8]) -> Result<(), Error> {
+            self.0.extend_from_slice(block);
+            Ok(())
         }
     }
 }

@@ -13,5 +13,7 @@ pub mod error;
 pub mod export;
 pub mod format;
 pub mod sink;
+#[doc(hidden)]
+pub mod synth;
 
 pub use error::Error;
