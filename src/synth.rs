@@ -91,7 +91,7 @@ pub fn mixed_response(rows: u64, extended_metadata: bool) -> Vec<u8> {
 fn mixed_row(seq: u64, p: &mut Vec<u8>, f: &mut Vec<u8>) {
     use std::io::Write;
     let h = seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (seq >> 7);
-    let mut put = |p: &mut Vec<u8>, f: &mut Vec<u8>| {
+    let put = |p: &mut Vec<u8>, f: &mut Vec<u8>| {
         put_lenenc_bytes(p, f);
         f.clear();
     };

@@ -114,7 +114,7 @@ pub enum ProtocolError {
         hint: &'static str,
     },
     /// The server sent an ERR packet.
-    #[error("server error {0}")]
+    #[error("{0}")]
     Server(ServerError),
 }
 
