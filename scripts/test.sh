@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls this script):
+#   1. installs what it needs: mariadb-server/-client (through scripts/test-db.sh), and the
+#      rustfmt and clippy components if they are missing;
+#   2. starts (or reuses) the throwaway MariaDB and exports its GD_TEST_* variables;
+#   3. runs cargo fmt --check, cargo clippy -D warnings and cargo test for the whole workspace.
+# Every step runs even if an earlier one failed; the exit code is non-zero if any failed.
+# The integration tests fail (they never skip) when the server cannot be reached.
+set -euo pipefail
+
+REPO=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
+cd -- "$REPO"
+
+say() { printf '\n== %s\n' "$*"; }
+
+command -v cargo >/dev/null || {
+    echo "test.sh: cargo not found (install Rust with rustup)" >&2
+    exit 1
+}
+for component in rustfmt clippy; do
+    tool=${component/rustfmt/fmt}
+    if ! cargo "$tool" --version >/dev/null 2>&1; then
+        say "installing the $component component"
+        rustup component add "$component"
+    fi
+done
+
+say "test database (scripts/test-db.sh start)"
+scripts/test-db.sh start
+eval "$(scripts/test-db.sh env)"
+export GD_TEST_SOCKET GD_TEST_PORT GD_TEST_URL GD_TEST_SOCKET_URL
+
+failed=()
+step() {
+    say "$*"
+    if ! "$@"; then failed+=("$*"); fi
+}
+step cargo fmt --all -- --check
+step cargo clippy --workspace --all-targets -- -D warnings
+step cargo test --workspace
+
+if ((${#failed[@]})); then
+    say "FAILED:"
+    printf '  %s\n' "${failed[@]}"
+    exit 1
+fi
+say "all checks passed"
