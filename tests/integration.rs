@@ -336,16 +336,13 @@ fn json_duplicate_column_names_are_made_unique() {
 // --- (d) tricky.sql round trips -------------------------------------------------------------
 
 fn tricky_rows() -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
-    server_values(
-        "gd_test.tricky ORDER BY id",
-        &["CAST(id AS CHAR)".into(), "v".into()],
-    )
-    .into_iter()
-    .map(|mut r| {
-        let v = r.pop().unwrap();
-        (r.pop().unwrap().unwrap(), v)
-    })
-    .collect()
+    server_values("gd_test.tricky ORDER BY id", &["CAST(id AS CHAR)", "v"])
+        .into_iter()
+        .map(|mut r| {
+            let v = r.pop().unwrap();
+            (r.pop().unwrap().unwrap(), v)
+        })
+        .collect()
 }
 
 struct Dialect<'a> {
@@ -517,10 +514,7 @@ fn stdout_output_equals_file_output() {
 /// Rows at and over the 16 MiB packet size (big_rows.sql) arrive whole.
 #[test]
 fn rows_over_16_mib_are_exported_whole() {
-    let want = server_values(
-        "gd_test.big_rows ORDER BY id",
-        &["CAST(id AS CHAR)".into(), "v".into()],
-    );
+    let want = server_values("gd_test.big_rows ORDER BY id", &["CAST(id AS CHAR)", "v"]);
     let (_dir, bytes) = export(
         "big.tsv",
         "SELECT id, v FROM gd_test.big_rows ORDER BY id",
@@ -535,10 +529,7 @@ fn rows_over_16_mib_are_exported_whole() {
     }
     assert_same_bytes(&bytes, &expected, "big_rows.tsv");
 
-    let want = server_values(
-        "gd_test.big_first ORDER BY id",
-        &["v".into(), "CAST(id AS CHAR)".into()],
-    );
+    let want = server_values("gd_test.big_first ORDER BY id", &["v", "CAST(id AS CHAR)"]);
     let (_dir, bytes) = export(
         "first.csv",
         "SELECT v, id FROM gd_test.big_first ORDER BY id",
@@ -875,9 +866,9 @@ fn fixture_values_come_from_the_server() {
     let rows = server_values(
         "gd_test.all_types WHERE id = 2",
         &[
-            "CAST(biu AS CHAR)".into(),
-            "CAST(CAST(b64 AS UNSIGNED) AS CHAR)".into(),
-            "bn".into(),
+            "CAST(biu AS CHAR)",
+            "CAST(CAST(b64 AS UNSIGNED) AS CHAR)",
+            "bn",
         ],
     );
     assert_eq!(rows.len(), 1);

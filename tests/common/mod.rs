@@ -47,6 +47,21 @@ pub fn server() -> &'static Server {
     SERVER.get_or_init(|| {
         let srv = from_env().unwrap_or_else(start_with_script);
         // Prove that it answers, so that every later failure is about gold_digger.
+        let ping = Command::new("mariadb-admin")
+            .args(["--no-defaults", "--protocol=socket", "-S"])
+            .arg(&srv.socket)
+            .args(["-uroot", "--connect-timeout=5", "ping"])
+            .output();
+        match ping {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => panic!(
+                "the test server does not answer on {} (GD_TEST_SOCKET; start it with \
+                 scripts/test-db.sh start): {}",
+                srv.socket.display(),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Err(e) => panic!("cannot run mariadb-admin (is mariadb-client installed?): {e}"),
+        }
         let out = mariadb_raw(&srv.socket, "SELECT 1");
         assert_eq!(
             out.trim_ascii(),
@@ -178,11 +193,14 @@ pub fn mariadb_batch(sql: &str) -> Vec<Vec<Option<Vec<u8>>>> {
 ///
 /// `HEX()` of a number is the hex of its value, not of its text: give numeric and temporal
 /// columns as `CAST(col AS CHAR)` (see [`Column::exact_expr`]).
-pub fn server_values(from: &str, exprs: &[String]) -> Vec<Vec<Option<Vec<u8>>>> {
+pub fn server_values<S: AsRef<str>>(from: &str, exprs: &[S]) -> Vec<Vec<Option<Vec<u8>>>> {
     assert!(!exprs.is_empty());
     let select: Vec<String> = exprs
         .iter()
-        .map(|e| format!("({e}) IS NULL, IFNULL(HEX({e}), '')"))
+        .map(|e| {
+            let e = e.as_ref();
+            format!("({e}) IS NULL, IFNULL(HEX({e}), '')")
+        })
         .collect();
     let trimmed = from.trim_start();
     let source = if trimmed.len() >= 6 && trimmed[..6].eq_ignore_ascii_case("select") {
