@@ -49,7 +49,7 @@ die() {
 
 usage() {
     sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-    exit 2
+    exit "${1:-2}"
 }
 
 # --- installation ------------------------------------------------------------------------------
@@ -372,7 +372,7 @@ destroy)
     log "deleting $DATADIR"
     rm -rf -- "$DATADIR" "$PORTFILE"
     ;;
--h | --help | help) usage ;;
+-h | --help | help) usage 0 ;;
 *)
     log "unknown command '$cmd'"
     usage
