@@ -57,7 +57,10 @@ fn decode_only(input: &[u8]) -> u64 {
 fn benches(c: &mut Criterion) {
     let input = mixed_response(ROWS, true);
     let opts = FormatOptions::default();
-    let pretty = FormatOptions { pretty: true, ..FormatOptions::default() };
+    let pretty = FormatOptions {
+        pretty: true,
+        ..FormatOptions::default()
+    };
 
     let mut g = c.benchmark_group("decode");
     g.throughput(Throughput::Bytes(input.len() as u64));
@@ -67,16 +70,24 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("decode+write");
     let csv_len = run(&input, DelimitedWriter::csv(&opts));
     g.throughput(Throughput::Bytes(csv_len));
-    g.bench_function("csv", |b| b.iter(|| run(black_box(&input), DelimitedWriter::csv(&opts))));
+    g.bench_function("csv", |b| {
+        b.iter(|| run(black_box(&input), DelimitedWriter::csv(&opts)))
+    });
     let tsv_len = run(&input, DelimitedWriter::tsv(&opts));
     g.throughput(Throughput::Bytes(tsv_len));
-    g.bench_function("tsv", |b| b.iter(|| run(black_box(&input), DelimitedWriter::tsv(&opts))));
+    g.bench_function("tsv", |b| {
+        b.iter(|| run(black_box(&input), DelimitedWriter::tsv(&opts)))
+    });
     let json_len = run(&input, JsonWriter::new(&opts));
     g.throughput(Throughput::Bytes(json_len));
-    g.bench_function("json", |b| b.iter(|| run(black_box(&input), JsonWriter::new(&opts))));
+    g.bench_function("json", |b| {
+        b.iter(|| run(black_box(&input), JsonWriter::new(&opts)))
+    });
     let pretty_len = run(&input, JsonWriter::new(&pretty));
     g.throughput(Throughput::Bytes(pretty_len));
-    g.bench_function("json_pretty", |b| b.iter(|| run(black_box(&input), JsonWriter::new(&pretty))));
+    g.bench_function("json_pretty", |b| {
+        b.iter(|| run(black_box(&input), JsonWriter::new(&pretty)))
+    });
     g.finish();
 }
 

@@ -66,14 +66,20 @@ pub async fn export<W: RowWriter>(
     session
         .send_query(&config.query)
         .await
-        .map_err(|e| Error::Stream { rows: 0, source: e.into() })?;
+        .map_err(|e| Error::Stream {
+            rows: 0,
+            source: e.into(),
+        })?;
     session
         .for_each_packet(|payload| pipeline.packet(payload, &mut sink))
         .await
         .map_err(|e| match e {
             PacketError::Handler(e) => e,
             PacketError::Protocol(e) => pipeline.protocol_error(e),
-            PacketError::Io(e) => Error::Stream { rows: pipeline.progress.rows, source: StreamError::Io(e) },
+            PacketError::Io(e) => Error::Stream {
+                rows: pipeline.progress.rows,
+                source: StreamError::Io(e),
+            },
         })?;
     let summary = pipeline.finish(&mut sink, config.allow_empty)?;
     sink.commit()?;
@@ -151,12 +157,20 @@ impl<W: RowWriter> Pipeline<W> {
             }
             Event::End(_) | Event::Ok(_) | Event::Continue => {}
         }
-        Ok(if self.decoder.is_done() { Flow::Stop } else { Flow::Continue })
+        Ok(if self.decoder.is_done() {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        })
     }
 
     /// After the last packet: decides about an empty result and writes the
     /// rest of the output (the caller commits the sink).
-    pub fn finish(mut self, sink: &mut impl BlockSink, allow_empty: bool) -> Result<Summary, Error> {
+    pub fn finish(
+        mut self,
+        sink: &mut impl BlockSink,
+        allow_empty: bool,
+    ) -> Result<Summary, Error> {
         let p = &mut self.progress;
         if p.result_sets > 1 {
             tracing::warn!(
@@ -178,7 +192,10 @@ impl<W: RowWriter> Pipeline<W> {
         }
         sink.write_block(&self.out)?;
         p.bytes += self.out.len() as u64;
-        Ok(Summary { rows: p.rows, bytes: p.bytes })
+        Ok(Summary {
+            rows: p.rows,
+            bytes: p.bytes,
+        })
     }
 
     fn protocol_error(&self, e: ProtocolError) -> Error {
@@ -191,7 +208,10 @@ fn protocol_error(e: ProtocolError, p: &Progress) -> Error {
     if p.result_sets == 0 {
         Error::Query(e)
     } else {
-        Error::Stream { rows: p.rows, source: StreamError::Protocol(e) }
+        Error::Stream {
+            rows: p.rows,
+            source: StreamError::Protocol(e),
+        }
     }
 }
 
@@ -206,7 +226,10 @@ pub fn pump<W: RowWriter>(
 ) -> Result<usize, Error> {
     let mut pos = 0;
     loop {
-        match framer.decode(&input[pos..]).map_err(|e| pipeline.protocol_error(e))? {
+        match framer
+            .decode(&input[pos..])
+            .map_err(|e| pipeline.protocol_error(e))?
+        {
             Decoded::NeedMore(_) => return Ok(pos),
             Decoded::Chunk(n) => pos += n,
             Decoded::Packet { payload, consumed } => {
@@ -246,7 +269,12 @@ mod tests {
             // SAFETY: same contract as the caller's.
             unsafe { std::alloc::System.dealloc(ptr, layout) }
         }
-        unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        unsafe fn realloc(
+            &self,
+            ptr: *mut u8,
+            layout: std::alloc::Layout,
+            new_size: usize,
+        ) -> *mut u8 {
             let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
             // SAFETY: same contract as the caller's.
             unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
@@ -290,7 +318,10 @@ mod tests {
             }
             pos
         };
-        assert_eq!(pump(&mut framer, &mut pipeline, &input[..warm], &mut sink).unwrap(), warm);
+        assert_eq!(
+            pump(&mut framer, &mut pipeline, &input[..warm], &mut sink).unwrap(),
+            warm
+        );
         assert_eq!(pipeline.rows(), 2_000);
         let before = allocations();
         let consumed = pump(&mut framer, &mut pipeline, &input[warm..], &mut sink).unwrap();
@@ -304,18 +335,41 @@ mod tests {
     #[test]
     fn zero_allocations_per_row_in_steady_state() {
         let opts = FormatOptions::default();
-        let pretty = FormatOptions { pretty: true, ..FormatOptions::default() };
-        let hex = FormatOptions { binary: crate::format::BinaryEncoding::Base64, ..FormatOptions::default() };
+        let pretty = FormatOptions {
+            pretty: true,
+            ..FormatOptions::default()
+        };
+        let hex = FormatOptions {
+            binary: crate::format::BinaryEncoding::Base64,
+            ..FormatOptions::default()
+        };
         let cases = [
-            ("csv", steady_state_allocations(DelimitedWriter::csv(&opts), 20_000)),
-            ("tsv", steady_state_allocations(DelimitedWriter::tsv(&hex), 20_000)),
-            ("json", steady_state_allocations(JsonWriter::new(&opts), 20_000)),
-            ("json pretty", steady_state_allocations(JsonWriter::new(&pretty), 20_000)),
+            (
+                "csv",
+                steady_state_allocations(DelimitedWriter::csv(&opts), 20_000),
+            ),
+            (
+                "tsv",
+                steady_state_allocations(DelimitedWriter::tsv(&hex), 20_000),
+            ),
+            (
+                "json",
+                steady_state_allocations(JsonWriter::new(&opts), 20_000),
+            ),
+            (
+                "json pretty",
+                steady_state_allocations(JsonWriter::new(&pretty), 20_000),
+            ),
         ];
         for (name, (allocs, rows)) in cases {
             assert_eq!(rows, 20_000, "{name}");
             // 18,000 rows after warm-up; not one allocation among them.
-            assert_eq!(allocs, 0, "{name}: {allocs} allocations over {} rows", rows - 2_000);
+            assert_eq!(
+                allocs,
+                0,
+                "{name}: {allocs} allocations over {} rows",
+                rows - 2_000
+            );
         }
     }
 
@@ -333,14 +387,28 @@ mod tests {
         let input = mixed_response(1_000, true);
         let mut framer = Framer::new(1 << 30);
         framer.encode(b"\x03q", &mut Vec::new());
-        let mut pipeline = Pipeline::new(QueryDecoder::new(true, true), DelimitedWriter::csv(&FormatOptions::default()));
+        let mut pipeline = Pipeline::new(
+            QueryDecoder::new(true, true),
+            DelimitedWriter::csv(&FormatOptions::default()),
+        );
         let mut sink = Collect(Vec::new());
-        assert_eq!(pump(&mut framer, &mut pipeline, &input, &mut sink).unwrap(), input.len());
+        assert_eq!(
+            pump(&mut framer, &mut pipeline, &input, &mut sink).unwrap(),
+            input.len()
+        );
         let summary = pipeline.finish(&mut sink, false).unwrap();
         assert_eq!(summary.rows, 1_000);
-        let mut r = csv::ReaderBuilder::new().has_headers(true).from_reader(&sink.0[..]);
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(&sink.0[..]);
         assert_eq!(r.headers().unwrap().len(), 18);
-        assert_eq!(r.records().map(|rec| rec.unwrap()).filter(|rec| rec.len() == 18).count(), 1_000);
+        assert_eq!(
+            r.records()
+                .map(|rec| rec.unwrap())
+                .filter(|rec| rec.len() == 18)
+                .count(),
+            1_000
+        );
     }
 
     struct Collect(Vec<u8>);

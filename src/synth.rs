@@ -99,19 +99,33 @@ fn mixed_row(seq: u64, p: &mut Vec<u8>, f: &mut Vec<u8>) {
     put(p, f);
     let _ = write!(f, "{}", (seq * 7919 % 200_001) as i64 - 100_000);
     put(p, f);
-    let _ = write!(f, "{}", if seq % 10 == 0 { h } else { h >> 32 });
+    let _ = write!(f, "{}", if seq.is_multiple_of(10) { h } else { h >> 32 });
     put(p, f);
-    let _ = write!(f, "{:.4}", ((h >> 8) % 268_435_456) as f64 / 10_000.0 - 13_421.7728);
+    let _ = write!(
+        f,
+        "{:.4}",
+        ((h >> 8) % 268_435_456) as f64 / 10_000.0 - 13_421.772_8
+    );
     put(p, f);
-    if seq % 10 == 0 {
-        let _ = write!(f, "{:e}", (seq as f64).sin() * 10f64.powi((seq / 10 % 30) as i32 - 15));
+    if seq.is_multiple_of(10) {
+        let _ = write!(
+            f,
+            "{:e}",
+            (seq as f64).sin() * 10f64.powi((seq / 10 % 30) as i32 - 15)
+        );
     } else {
         let _ = write!(f, "{}", (seq as f64 / 7.0 * 1000.0).round() / 1000.0);
     }
     put(p, f);
     let _ = write!(f, "{}", ((seq * 31 % 100_000) as f32 / 7.0));
     put(p, f);
-    let _ = write!(f, "{:04}-{:02}-{:02}", 1970 + seq % 110, 1 + seq % 12, 1 + seq % 28);
+    let _ = write!(
+        f,
+        "{:04}-{:02}-{:02}",
+        1970 + seq % 110,
+        1 + seq % 12,
+        1 + seq % 28
+    );
     put(p, f);
     let _ = write!(
         f,
@@ -125,11 +139,32 @@ fn mixed_row(seq: u64, p: &mut Vec<u8>, f: &mut Vec<u8>) {
         (seq * 7) % 1_000_000
     );
     put(p, f);
-    let _ = write!(f, "{:04}-{:02}-{:02} {:02}:{:02}:{:02}", 2000 + seq % 31, 1 + seq % 12, 1 + seq % 28, seq % 24, seq % 60, seq % 60);
+    let _ = write!(
+        f,
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        2000 + seq % 31,
+        1 + seq % 12,
+        1 + seq % 28,
+        seq % 24,
+        seq % 60,
+        seq % 60
+    );
     put(p, f);
-    let _ = write!(f, "{}{:02}:{:02}:{:02}", if seq % 50 == 0 { "-" } else { "" }, seq % 24, seq % 60, (seq / 60) % 60);
+    let _ = write!(
+        f,
+        "{}{:02}:{:02}:{:02}",
+        if seq.is_multiple_of(50) { "-" } else { "" },
+        seq % 24,
+        seq % 60,
+        (seq / 60) % 60
+    );
     put(p, f);
-    let _ = write!(f, "{} {}", ["James", "Zoë", "李", "Siobhán"][seq as usize % 4], ["Smith", "O'Brien", "王", "Müller"][(seq / 4) as usize % 4]);
+    let _ = write!(
+        f,
+        "{} {}",
+        ["James", "Zoë", "李", "Siobhán"][seq as usize % 4],
+        ["Smith", "O'Brien", "王", "Müller"][(seq / 4) as usize % 4]
+    );
     put(p, f);
     let _ = write!(f, "user.{seq}@example.com");
     put(p, f);
@@ -141,19 +176,26 @@ fn mixed_row(seq: u64, p: &mut Vec<u8>, f: &mut Vec<u8>) {
         let _ = f.write_all(&words.as_bytes()[start..start + 8 + (seq % 25) as usize]);
     }
     put(p, f);
-    if seq % 5 == 0 {
+    if seq.is_multiple_of(5) {
         p.push(0xFB);
     } else {
         let _ = write!(f, "R-{:08X}", h as u32);
         put(p, f);
     }
-    let _ = write!(f, "{}", u8::from(seq % 3 != 0));
+    let _ = write!(f, "{}", u8::from(!seq.is_multiple_of(3)));
     put(p, f);
     f.extend_from_slice(&h.to_be_bytes()[..1 + (seq % 8) as usize]);
     f.extend_from_slice(&(h.rotate_left(17)).to_le_bytes()[..(seq % 9) as usize]);
     put(p, f);
-    let _ = write!(f, "{{\"k\": {}, \"ok\": {}, \"t\": \"{}\"}}", seq % 100, seq % 2 == 1, ["red", "ü", "a\\\"b", "x"][seq as usize % 4]);
+    let _ = write!(
+        f,
+        "{{\"k\": {}, \"ok\": {}, \"t\": \"{}\"}}",
+        seq % 100,
+        seq % 2 == 1,
+        ["red", "ü", "a\\\"b", "x"][seq as usize % 4]
+    );
     put(p, f);
-    let _ = f.write_all(["new", "active", "suspended", "closed"][(seq * 3 % 4) as usize].as_bytes());
+    let _ =
+        f.write_all(["new", "active", "suspended", "closed"][(seq * 3 % 4) as usize].as_bytes());
     put(p, f);
 }
