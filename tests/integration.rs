@@ -3,6 +3,8 @@
 //! `mariadb` client through `HEX()`, never with our own earlier output.
 
 mod common;
+#[path = "integration/streaming.rs"]
+mod streaming;
 
 use common::{Column, Kind, Run, binary_auto, gd, read, run, server, server_values, table_columns};
 use serde::Deserialize;
