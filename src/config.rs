@@ -213,8 +213,13 @@ impl Config {
             binary: cli.binary.or(file.binary).unwrap_or_default(),
             pretty: flag(cli.pretty, file.pretty),
         };
-        if format_options.null.contains(['\r', '\n']) {
-            return Err(Error::usage("--null must not contain CR or LF"));
+        // A marker holding a special byte would have to be quoted and could
+        // then not be told apart from the same text.
+        let delimiter = if format == Format::Csv { ',' } else { '\t' };
+        if format != Format::Json && format_options.null.contains(['\r', '\n', '"', delimiter]) {
+            return Err(Error::usage(format!(
+                "--null must not contain CR, LF, '\"' or the delimiter {delimiter:?}"
+            )));
         }
 
         let tls_flag = cli.tls_ca_file.is_some()
@@ -524,6 +529,36 @@ mod tests {
             assert_eq!(e.exit_code(), 2, "{url}: {e}");
             assert!(!e.to_string().contains("hunter2"), "{url}: {e}");
         }
+    }
+
+    #[test]
+    fn null_markers_with_special_bytes_are_refused() {
+        for (marker, out) in [
+            ("a,b", "o.csv"),
+            ("a\tb", "o.tsv"),
+            ("\"", "o.csv"),
+            ("x\ny", "o.tsv"),
+        ] {
+            let e = resolve(
+                &["--db-url", URL, "-q", "x", "-o", out, "--null", marker],
+                &[],
+            )
+            .unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{marker:?}");
+        }
+        let c = resolve(
+            &["--db-url", URL, "-q", "x", "-o", "o.tsv", "--null", "\\N"],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.format_options.null, "\\N");
+        assert!(
+            resolve(
+                &["--db-url", URL, "-q", "x", "-o", "o.csv", "--null", "a\tb"],
+                &[]
+            )
+            .is_ok()
+        );
     }
 
     #[test]
