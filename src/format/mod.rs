@@ -6,6 +6,14 @@
 
 use gd_protocol::{ColumnDef, RowView};
 
+pub mod csv;
+mod encode;
+pub mod json;
+pub mod tsv;
+
+pub use csv::DelimitedWriter;
+pub use json::JsonWriter;
+
 /// The output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -1,0 +1,670 @@
+//! Delimited text: CSV here, TSV through [`DelimitedWriter::tsv`] (same engine,
+//! tab delimiter).
+//!
+//! Escaping rule (RFC 4180): a field is enclosed in `"` only when it holds the
+//! delimiter, `"`, CR or LF, and a `"` inside it is doubled. Nothing else is
+//! escaped; backslashes, tabs in CSV and commas in TSV are ordinary bytes.
+//! Rows end in LF, or CRLF with [`LineEnding::CrLf`]. The header row holds the
+//! column names, written like text values.
+//!
+//! NULL versus empty string: NULL is written as the NULL marker
+//! ([`FormatOptions::null`], empty by default). With an empty marker an empty
+//! string is written as `""` (PostgreSQL's CSV convention), so an empty
+//! unquoted field always means NULL. With a non-empty marker such as `\N`, a
+//! value whose written text equals the marker byte for byte is quoted
+//! (`"\N"`), and an empty string is an empty field. A marker that itself holds
+//! the delimiter, `"`, CR or LF is written quoted to keep the file well formed,
+//! and can then not be told apart from the same text: configuration should
+//! reject such markers. One more caveat: a one-column row holding NULL under
+//! the empty marker is a blank line, which some readers (rust-csv, pandas)
+//! skip; a non-empty marker avoids that.
+//!
+//! Values: integer, decimal, float, date/time, JSON and text columns are
+//! written as the server's bytes. BIT is written as an unsigned decimal
+//! integer. Binary columns (charset 63) follow [`BinaryEncoding`].
+//!
+//! Non-UTF-8 bytes: text columns are passed through unchanged (the format is
+//! byte-transparent; bytes are in the connection character set, utf8mb4).
+//! Binary columns in `Auto` mode are written as text when they are valid
+//! UTF-8 and as `0x` + uppercase hex otherwise; `Hex` and `Base64` apply to
+//! every non-empty binary value. Nothing is ever truncated.
+
+use super::encode::{bit_value, find_marked, push_base64, push_hex, push_u64, quote_table};
+use super::{BinaryEncoding, FormatOptions, LineEnding, RowWriter};
+use gd_protocol::{ColumnDef, ColumnKind, RowView};
+
+/// Writes CSV or TSV: one engine, parameterised by the delimiter, so the
+/// two formats cannot drift apart.
+#[derive(Clone)]
+pub struct DelimitedWriter {
+    delimiter: u8,
+    /// Bytes that force quoting; built from the delimiter once.
+    needs_quote: [bool; 256],
+    line_end: &'static [u8],
+    header: bool,
+    binary: BinaryEncoding,
+    /// The NULL marker as configured; values equal to it get quoted.
+    null: Box<[u8]>,
+    /// The bytes written for NULL (the marker, quoted if it must be).
+    null_field: Box<[u8]>,
+    kinds: Vec<ColumnKind>,
+}
+
+impl DelimitedWriter {
+    /// A CSV writer (`,` delimiter).
+    pub fn csv(options: &FormatOptions) -> Self {
+        Self::new(b',', options)
+    }
+
+    /// `delimiter` must not be `"`, CR or LF; only the constructors in this
+    /// module and `tsv.rs` call this, with `,` and tab.
+    pub(super) fn new(delimiter: u8, options: &FormatOptions) -> Self {
+        debug_assert!(!matches!(delimiter, b'"' | b'\r' | b'\n'));
+        let mut w = Self {
+            delimiter,
+            needs_quote: quote_table(delimiter),
+            line_end: match options.line_ending {
+                LineEnding::Lf => b"\n",
+                LineEnding::CrLf => b"\r\n",
+            },
+            header: options.header,
+            binary: options.binary,
+            null: options.null.as_bytes().into(),
+            null_field: Box::default(),
+            kinds: Vec::new(),
+        };
+        let mut null_field = Vec::new();
+        if let Some(first) = find_marked(&w.needs_quote, &w.null) {
+            push_quoted(&mut null_field, &w.null, first);
+        } else {
+            null_field.extend_from_slice(&w.null);
+        }
+        w.null_field = null_field.into();
+        w
+    }
+
+    /// The field delimiter: the writer is one type for both formats, so
+    /// this is how a caller tells which one it holds.
+    pub fn delimiter(&self) -> u8 {
+        self.delimiter
+    }
+
+    /// Writes a text value under the quoting and NULL-distinction rules.
+    #[inline]
+    fn push_text(&self, out: &mut Vec<u8>, value: &[u8]) {
+        if value.is_empty() {
+            if self.null.is_empty() {
+                out.extend_from_slice(b"\"\"");
+            }
+        } else if let Some(first) = find_marked(&self.needs_quote, value) {
+            push_quoted(out, value, first);
+        } else if *value == *self.null {
+            push_quoted(out, value, value.len());
+        } else {
+            out.extend_from_slice(value);
+        }
+    }
+
+    /// Quotes an encoded value (digits, hex, base64: never special bytes)
+    /// if it came out equal to the NULL marker.
+    #[inline]
+    fn distinguish_from_null(&self, out: &mut Vec<u8>, start: usize) {
+        if !self.null.is_empty() && out[start..] == *self.null {
+            out.truncate(start);
+            push_quoted(out, &self.null, self.null.len());
+        }
+    }
+
+    #[inline]
+    fn push_value(&self, out: &mut Vec<u8>, kind: ColumnKind, value: &[u8]) {
+        let start = out.len();
+        match kind {
+            ColumnKind::Bit if !value.is_empty() => match bit_value(value) {
+                Some(n) => push_u64(out, n),
+                None => push_hex(out, value),
+            },
+            ColumnKind::Binary if !value.is_empty() => match self.binary {
+                BinaryEncoding::Auto if std::str::from_utf8(value).is_ok() => {
+                    return self.push_text(out, value);
+                }
+                BinaryEncoding::Auto | BinaryEncoding::Hex => push_hex(out, value),
+                BinaryEncoding::Base64 => push_base64(out, value),
+            },
+            _ => return self.push_text(out, value),
+        }
+        self.distinguish_from_null(out, start);
+    }
+}
+
+impl std::fmt::Debug for DelimitedWriter {
+    /// Leaves out the 256-entry table, which says nothing the delimiter does not.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DelimitedWriter")
+            .field("delimiter", &char::from(self.delimiter))
+            .field("line_end", &self.line_end)
+            .field("header", &self.header)
+            .field("binary", &self.binary)
+            .field("null", &String::from_utf8_lossy(&self.null))
+            .field("kinds", &self.kinds)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Appends `value` in quotes with every `"` doubled. `first` is the index of
+/// the first byte that needed quoting; no `"` comes before it.
+#[inline]
+fn push_quoted(out: &mut Vec<u8>, value: &[u8], first: usize) {
+    out.push(b'"');
+    let (clean, mut rest) = value.split_at(first);
+    out.extend_from_slice(clean);
+    while let Some(i) = memchr::memchr(b'"', rest) {
+        out.extend_from_slice(&rest[..=i]);
+        out.push(b'"');
+        rest = &rest[i + 1..];
+    }
+    out.extend_from_slice(rest);
+    out.push(b'"');
+}
+
+impl RowWriter for DelimitedWriter {
+    fn begin(&mut self, columns: &[ColumnDef], out: &mut Vec<u8>) {
+        self.kinds.clear();
+        self.kinds.extend(columns.iter().map(ColumnDef::kind));
+        if self.header {
+            for (i, c) in columns.iter().enumerate() {
+                if i > 0 {
+                    out.push(self.delimiter);
+                }
+                self.push_text(out, c.name.as_bytes());
+            }
+            out.extend_from_slice(self.line_end);
+        }
+    }
+
+    #[inline]
+    fn row(&mut self, row: &RowView<'_>, out: &mut Vec<u8>) {
+        debug_assert_eq!(row.len(), self.kinds.len(), "row and column counts differ");
+        for (i, field) in row.iter().enumerate() {
+            if i > 0 {
+                out.push(self.delimiter);
+            }
+            match field {
+                None => out.extend_from_slice(&self.null_field),
+                Some(value) => {
+                    let kind = self.kinds.get(i).copied().unwrap_or(ColumnKind::Text);
+                    self.push_value(out, kind, value);
+                }
+            }
+        }
+        out.extend_from_slice(self.line_end);
+    }
+
+    fn finish(&mut self, _out: &mut Vec<u8>) {}
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    //! Helpers shared with the TSV and JSON tests, and the CSV tests.
+
+    use super::*;
+    use gd_protocol::RowDecoder;
+    use proptest::prelude::*;
+
+    /// A column of the given wire type and charset (45 = utf8mb4_general_ci,
+    /// 63 = binary).
+    pub(crate) fn col(name: &str, type_code: u8, charset: u16) -> ColumnDef {
+        ColumnDef {
+            name: name.to_string(),
+            table: "t".to_string(),
+            type_code,
+            charset,
+            length: 255,
+            flags: 0,
+            decimals: 0,
+            ext_type_name: None,
+            ext_format_name: None,
+        }
+    }
+
+    pub(crate) fn text(name: &str) -> ColumnDef {
+        col(name, 253, 45) // VARCHAR utf8mb4
+    }
+
+    /// A text-protocol row packet, encoded by hand: each field a
+    /// length-encoded string, NULL as 0xFB.
+    pub(crate) fn packet(fields: &[Option<&[u8]>]) -> Vec<u8> {
+        let mut p = Vec::new();
+        for f in fields {
+            match f {
+                None => p.push(0xFB),
+                Some(b) => {
+                    let n = b.len();
+                    if n < 251 {
+                        p.push(n as u8);
+                    } else if n < 1 << 16 {
+                        p.push(0xFC);
+                        p.extend_from_slice(&(n as u16).to_le_bytes());
+                    } else if n < 1 << 24 {
+                        p.push(0xFD);
+                        p.extend_from_slice(&(n as u32).to_le_bytes()[..3]);
+                    } else {
+                        p.push(0xFE);
+                        p.extend_from_slice(&(n as u64).to_le_bytes());
+                    }
+                    p.extend_from_slice(b);
+                }
+            }
+        }
+        p
+    }
+
+    /// Runs a writer over `rows` and returns everything it wrote.
+    pub(crate) fn write_all<W: RowWriter>(
+        w: &mut W,
+        columns: &[ColumnDef],
+        rows: &[Vec<Option<&[u8]>>],
+    ) -> Vec<u8> {
+        let mut out = Vec::new();
+        w.begin(columns, &mut out);
+        let mut decoder = RowDecoder::new(columns.len());
+        for r in rows {
+            let p = packet(r);
+            let view = decoder.decode(&p, columns.len()).unwrap();
+            w.row(&view, &mut out);
+        }
+        w.finish(&mut out);
+        out
+    }
+
+    /// An independent RFC 4648 decoder (padding required), for checking output.
+    pub(crate) fn base64_decode(text: &[u8]) -> Vec<u8> {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        assert_eq!(text.len() % 4, 0, "unpadded base64");
+        let mut bits = 0u32;
+        let mut nbits = 0;
+        let mut out = Vec::new();
+        for &c in text.iter().filter(|&&c| c != b'=') {
+            let v = ALPHABET
+                .iter()
+                .position(|&a| a == c)
+                .expect("base64 alphabet");
+            bits = bits << 6 | v as u32;
+            nbits += 6;
+            if nbits >= 8 {
+                nbits -= 8;
+                out.push((bits >> nbits) as u8);
+            }
+        }
+        out
+    }
+
+    pub(crate) fn opts() -> FormatOptions {
+        FormatOptions::default()
+    }
+
+    pub(crate) fn with_null(null: &str) -> FormatOptions {
+        FormatOptions {
+            null: null.to_string(),
+            ..FormatOptions::default()
+        }
+    }
+
+    /// Writes one text row per entry of `rows` under `options` with `delimiter`.
+    pub(crate) fn delimited(
+        delimiter: u8,
+        options: &FormatOptions,
+        columns: &[ColumnDef],
+        rows: &[Vec<Option<&[u8]>>],
+    ) -> Vec<u8> {
+        write_all(&mut DelimitedWriter::new(delimiter, options), columns, rows)
+    }
+
+    /// Field bytes rich in everything that needs quoting, plus non-UTF-8.
+    pub(crate) fn field_bytes() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            prop_oneof![
+                4 => any::<u8>(),
+                1 => Just(b','),
+                1 => Just(b'"'),
+                1 => Just(b'\t'),
+                1 => Just(b'\r'),
+                1 => Just(b'\n'),
+                1 => Just(b'\\'),
+                1 => Just(b'N'),
+                1 => Just(0xFF),
+            ],
+            0..12,
+        )
+    }
+
+    /// Rows of 1..6 text fields (NULL included) with at least two columns, so
+    /// that no row is a blank line (see the module doc for one-column NULLs).
+    pub(crate) fn table() -> impl Strategy<Value = (usize, Vec<Vec<Option<Vec<u8>>>>)> {
+        (2usize..6).prop_flat_map(|n| {
+            let row = proptest::collection::vec(proptest::option::of(field_bytes()), n);
+            (Just(n), proptest::collection::vec(row, 0..8))
+        })
+    }
+
+    /// Writes `rows` of text columns and reads them back with the csv crate
+    /// (with `has_headers` on when the header is written): every field must
+    /// come back as written, NULL as the marker.
+    pub(crate) fn round_trip(
+        delimiter: u8,
+        options: &FormatOptions,
+        n: usize,
+        rows: &[Vec<Option<Vec<u8>>>],
+    ) -> Result<(), TestCaseError> {
+        let names: Vec<String> = (0..n).map(|i| format!("c{i},\"{i}\"")).collect();
+        let columns: Vec<ColumnDef> = names.iter().map(|s| text(s)).collect();
+        let borrowed: Vec<Vec<Option<&[u8]>>> = rows
+            .iter()
+            .map(|r| r.iter().map(|f| f.as_deref()).collect())
+            .collect();
+        let out = delimited(delimiter, options, &columns, &borrowed);
+        let mut reader = ::csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(options.header)
+            .flexible(false)
+            .from_reader(&out[..]);
+        if options.header {
+            let h = reader.byte_headers().unwrap().clone();
+            let h: Vec<&[u8]> = h.iter().collect();
+            let expected: Vec<&[u8]> = names.iter().map(|s| s.as_bytes()).collect();
+            prop_assert_eq!(h, expected);
+        }
+        let mut got = Vec::new();
+        for rec in reader.byte_records() {
+            let rec = rec.unwrap();
+            got.push(rec.iter().map(<[u8]>::to_vec).collect::<Vec<_>>());
+        }
+        let expected: Vec<Vec<Vec<u8>>> = rows
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .map(|f| {
+                        f.clone()
+                            .unwrap_or_else(|| options.null.as_bytes().to_vec())
+                    })
+                    .collect()
+            })
+            .collect();
+        prop_assert_eq!(got, expected);
+        Ok(())
+    }
+
+    fn csv(options: &FormatOptions, columns: &[ColumnDef], rows: &[Vec<Option<&[u8]>>]) -> String {
+        String::from_utf8(delimited(b',', options, columns, rows)).unwrap()
+    }
+
+    #[test]
+    fn quotes_only_when_needed() {
+        let cols = [text("a"), text("b"), text("c"), text("d"), text("e")];
+        let row = vec![
+            Some(&b"plain \\ back\tslash"[..]),
+            Some(b"x,y"),
+            Some(b"say \"hi\""),
+            Some(b"two\nlines"),
+            Some(b"cr\r"),
+        ];
+        assert_eq!(
+            csv(&opts(), &cols, &[row]),
+            "a,b,c,d,e\nplain \\ back\tslash,\"x,y\",\"say \"\"hi\"\"\",\"two\nlines\",\"cr\r\"\n"
+        );
+    }
+
+    #[test]
+    fn empty_string_and_null_are_distinct() {
+        let cols = [text("a"), text("b")];
+        let out = csv(&opts(), &cols, &[vec![Some(b""), None]]);
+        assert_eq!(out, "a,b\n\"\",\n");
+    }
+
+    #[test]
+    fn null_marker_and_the_text_of_the_marker_are_distinct() {
+        let cols = [text("a"), text("b"), text("c")];
+        let out = csv(
+            &with_null("\\N"),
+            &cols,
+            &[vec![None, Some(b"\\N"), Some(b"")]],
+        );
+        assert_eq!(out, "a,b,c\n\\N,\"\\N\",\n");
+    }
+
+    #[test]
+    fn encoded_values_equal_to_the_marker_are_quoted() {
+        let cols = [col("bit", 16, 63), col("bin", 252, 63)];
+        let options = FormatOptions {
+            null: "5".to_string(),
+            header: false,
+            ..opts()
+        };
+        let out = csv(
+            &options,
+            &cols,
+            &[vec![Some(&[0x05][..]), Some(b"5")], vec![None, None]],
+        );
+        assert_eq!(out, "\"5\",\"5\"\n5,5\n");
+    }
+
+    #[test]
+    fn marker_that_needs_quoting_keeps_the_file_well_formed() {
+        let cols = [text("a"), text("b")];
+        let out = csv(&with_null("a,b"), &cols, &[vec![None, Some(b"x")]]);
+        assert_eq!(out, "a,b\n\"a,b\",x\n");
+    }
+
+    #[test]
+    fn crlf_and_header_off() {
+        let cols = [text("a"), text("b")];
+        let options = FormatOptions {
+            line_ending: LineEnding::CrLf,
+            ..opts()
+        };
+        let rows = [
+            vec![Some(&b"1"[..]), Some(b"x\r\ny")],
+            vec![None, Some(b"z")],
+        ];
+        assert_eq!(csv(&options, &cols, &rows), "a,b\r\n1,\"x\r\ny\"\r\n,z\r\n");
+        let options = FormatOptions {
+            header: false,
+            ..opts()
+        };
+        assert_eq!(csv(&options, &cols, &rows), "1,\"x\r\ny\"\n,z\n");
+        assert_eq!(csv(&options, &cols, &[]), "");
+    }
+
+    #[test]
+    fn header_names_are_quoted_by_the_same_rule() {
+        let cols = [text("id"), text("a,b"), text("say \"x\"")];
+        assert_eq!(csv(&opts(), &cols, &[]), "id,\"a,b\",\"say \"\"x\"\"\"\n");
+    }
+
+    #[test]
+    fn bit_values_are_unsigned_integers() {
+        let cols = [col("b1", 16, 63), col("b64", 16, 63), col("b72", 16, 63)];
+        let row = vec![
+            Some(&[0x01][..]),
+            Some(&[0xFF; 8][..]),
+            Some(&[0xAB; 9][..]),
+        ];
+        assert_eq!(
+            csv(&opts(), &cols, &[row]),
+            "b1,b64,b72\n1,18446744073709551615,0xABABABABABABABABAB\n"
+        );
+    }
+
+    #[test]
+    fn numbers_and_json_are_written_as_sent() {
+        let cols = [
+            col("i", 3, 63),
+            col("d", 246, 63),
+            col("f", 5, 63),
+            col("j", 245, 63),
+        ];
+        let row = vec![
+            Some(&b"00123"[..]),
+            Some(b"123456789012345678901234567890.123456789"),
+            Some(b"-1.5e-7"),
+            Some(b"{\"a\": [1, \"x\"]}"),
+        ];
+        assert_eq!(
+            csv(
+                &FormatOptions {
+                    header: false,
+                    ..opts()
+                },
+                &cols,
+                &[row]
+            ),
+            "00123,123456789012345678901234567890.123456789,-1.5e-7,\"{\"\"a\"\": [1, \"\"x\"\"]}\"\n"
+        );
+    }
+
+    #[test]
+    fn binary_encodings() {
+        let cols = [col("bin", 252, 63)];
+        let values: [&[u8]; 4] = [b"foobar", &[0x00, 0xFF, 0x10, b','], b"a,b", b""];
+        let expected_hex = |v: &[u8]| -> String {
+            std::iter::once("0x".to_string())
+                .chain(v.iter().map(|b| format!("{b:02X}")))
+                .collect()
+        };
+        let rows: Vec<Vec<Option<&[u8]>>> = values.iter().map(|v| vec![Some(*v)]).collect();
+        let run = |binary| {
+            csv(
+                &FormatOptions {
+                    binary,
+                    header: false,
+                    ..opts()
+                },
+                &cols,
+                &rows,
+            )
+        };
+        assert_eq!(
+            run(BinaryEncoding::Auto),
+            format!("foobar\n{}\n\"a,b\"\n\"\"\n", expected_hex(values[1]))
+        );
+        assert_eq!(
+            run(BinaryEncoding::Hex),
+            format!(
+                "{}\n{}\n{}\n\"\"\n",
+                expected_hex(values[0]),
+                expected_hex(values[1]),
+                expected_hex(values[2])
+            )
+        );
+        assert_eq!(
+            run(BinaryEncoding::Base64),
+            "Zm9vYmFy\nAP8QLA==\nYSxi\n\"\"\n"
+        );
+    }
+
+    #[test]
+    fn text_bytes_pass_through_unchanged() {
+        let cols = [text("t")];
+        let v: &[u8] = "emoji 😀 ü".as_bytes();
+        let bad: &[u8] = &[b'a', 0xFF, 0xFE, b'b'];
+        let out = delimited(
+            b',',
+            &FormatOptions {
+                header: false,
+                ..opts()
+            },
+            &cols,
+            &[vec![Some(v)], vec![Some(bad)]],
+        );
+        assert_eq!(out, [v, b"\n", bad, b"\n"].concat());
+    }
+
+    #[test]
+    fn long_fields_are_not_truncated() {
+        let cols = [text("t"), col("b", 252, 63)];
+        let long: Vec<u8> = (0..70_000u32)
+            .map(|i| b"ab,\"\n"[(i % 5) as usize])
+            .collect();
+        let blob: Vec<u8> = (0..70_000u32).map(|i| (i % 256) as u8).collect();
+        let out = delimited(b',', &opts(), &cols, &[vec![Some(&long), Some(&blob)]]);
+        let mut r = ::csv::ReaderBuilder::new().from_reader(&out[..]);
+        let rec = r.byte_records().next().unwrap().unwrap();
+        assert_eq!(&rec[0], &long[..]);
+        assert_eq!(rec[1].len(), 2 + 2 * blob.len());
+    }
+
+    #[test]
+    fn one_column_null_is_a_blank_line() {
+        // Documented caveat: rust-csv skips it; the marker option avoids it.
+        let cols = [text("a")];
+        let rows = [vec![None], vec![Some(&b""[..])]];
+        assert_eq!(csv(&opts(), &cols, &rows), "a\n\n\"\"\n");
+        assert_eq!(csv(&with_null("\\N"), &cols, &rows), "a\n\\N\n\n");
+    }
+
+    proptest! {
+        #[test]
+        fn csv_round_trips(
+            (n, rows) in table(),
+            header in any::<bool>(),
+            crlf in any::<bool>(),
+            null in prop_oneof![Just(""), Just("\\N"), Just("NULL")],
+        ) {
+            let options = FormatOptions {
+                header,
+                line_ending: if crlf { LineEnding::CrLf } else { LineEnding::Lf },
+                null: null.to_string(),
+                ..opts()
+            };
+            round_trip(b',', &options, n, &rows)?;
+        }
+
+        #[test]
+        fn distinct_rows_give_distinct_output(
+            a in proptest::collection::vec(proptest::option::of(
+                prop_oneof![Just(b"".to_vec()), Just(b"\\N".to_vec()), Just(b"x".to_vec()), Just(b"\"".to_vec())]), 1..4),
+            b in proptest::collection::vec(proptest::option::of(
+                prop_oneof![Just(b"".to_vec()), Just(b"\\N".to_vec()), Just(b"x".to_vec()), Just(b"\"".to_vec())]), 1..4),
+            null in prop_oneof![Just(""), Just("\\N")],
+        ) {
+            prop_assume!(a.len() == b.len() && a != b);
+            let cols: Vec<ColumnDef> = (0..a.len()).map(|i| text(&i.to_string())).collect();
+            let w = |r: &Vec<Option<Vec<u8>>>| {
+                let r: Vec<Option<&[u8]>> = r.iter().map(|f| f.as_deref()).collect();
+                delimited(b',', &with_null(null), &cols, &[r])
+            };
+            prop_assert_ne!(w(&a), w(&b));
+        }
+
+        #[test]
+        fn binary_and_bit_round_trip(
+            rows in proptest::collection::vec((proptest::option::of(field_bytes()),
+                proptest::collection::vec(any::<u8>(), 1..=8)), 0..8),
+            binary in prop_oneof![Just(BinaryEncoding::Auto), Just(BinaryEncoding::Hex), Just(BinaryEncoding::Base64)],
+        ) {
+            let cols = [col("bin", 252, 63), col("bit", 16, 63)];
+            let borrowed: Vec<Vec<Option<&[u8]>>> =
+                rows.iter().map(|(b, bit)| vec![b.as_deref(), Some(&bit[..])]).collect();
+            let out = delimited(b',', &FormatOptions { binary, ..opts() }, &cols, &borrowed);
+            let mut r = ::csv::ReaderBuilder::new().from_reader(&out[..]);
+            let got: Vec<::csv::ByteRecord> = r.byte_records().map(Result::unwrap).collect();
+            prop_assert_eq!(got.len(), rows.len());
+            for (rec, (bin, bit)) in got.iter().zip(&rows) {
+                let bit_expected = bit.iter().fold(0u128, |n, &b| n << 8 | u128::from(b)).to_string();
+                prop_assert_eq!(&rec[1], bit_expected.as_bytes());
+                let hex: String = std::iter::once("0x".to_string())
+                    .chain(bin.iter().flatten().map(|b| format!("{b:02X}"))).collect();
+                let expected: Vec<u8> = match (bin, binary) {
+                    (None, _) => Vec::new(),
+                    (Some(v), _) if v.is_empty() => Vec::new(),
+                    (Some(v), BinaryEncoding::Auto) if std::str::from_utf8(v).is_ok() => v.clone(),
+                    (Some(_), BinaryEncoding::Auto | BinaryEncoding::Hex) => hex.into_bytes(),
+                    (Some(v), BinaryEncoding::Base64) => {
+                        prop_assert_eq!(base64_decode(&rec[0]), v.clone());
+                        rec[0].to_vec()
+                    }
+                };
+                prop_assert_eq!(&rec[0], &expected[..]);
+            }
+        }
+    }
+}

@@ -1,0 +1,430 @@
+//! Byte encoders shared by the writers: hex, base64, BIT as an integer, JSON
+//! number checks and the byte-class tables that drive escaping.
+//!
+//! Escaping rule: these helpers only produce ASCII (hex, base64, digits) or
+//! classify bytes; the writers decide what is quoted or escaped.
+//! Non-UTF-8 bytes: hex and base64 take any bytes; the number checks accept
+//! ASCII digits and signs only, so any other byte makes a text "not a number".
+
+/// Uppercase hex digits: `0x` values are written the way MySQL's `HEX()` and
+/// `mysql --binary-as-hex` print them.
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+/// Lowercase hex digits for `\u00XX` escapes, as `JSON.stringify` writes them.
+const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
+
+/// RFC 4648 §4 alphabet (standard, not URL-safe: it is what `TO_BASE64()` uses).
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Appends `0x` and two uppercase hex digits per byte.
+///
+/// Resizes once and fills in place, so a large BLOB costs one capacity check
+/// instead of one per byte.
+pub(crate) fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(b"0x");
+    let start = out.len();
+    out.resize(start + 2 * bytes.len(), 0);
+    for (dst, &b) in out[start..].chunks_exact_mut(2).zip(bytes) {
+        dst[0] = HEX_UPPER[usize::from(b >> 4)];
+        dst[1] = HEX_UPPER[usize::from(b & 0x0F)];
+    }
+}
+
+/// Appends standard base64 with `=` padding.
+pub(crate) fn push_base64(out: &mut Vec<u8>, bytes: &[u8]) {
+    let start = out.len();
+    // Pre-filling with '=' leaves the padding in place for a short last group.
+    out.resize(start + bytes.len().div_ceil(3) * 4, b'=');
+    let mut groups = bytes.chunks_exact(3);
+    let mut dst = out[start..].chunks_exact_mut(4);
+    for (src, d) in (&mut groups).zip(&mut dst) {
+        let n = u32::from(src[0]) << 16 | u32::from(src[1]) << 8 | u32::from(src[2]);
+        d[0] = sextet(n, 18);
+        d[1] = sextet(n, 12);
+        d[2] = sextet(n, 6);
+        d[3] = sextet(n, 0);
+    }
+    let rest = groups.remainder();
+    if let Some(d) = dst.next() {
+        let n = rest
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        d[0] = sextet(n, 18);
+        d[1] = sextet(n, 12);
+        if rest.len() == 2 {
+            d[2] = sextet(n, 6);
+        }
+    }
+}
+
+#[inline]
+fn sextet(n: u32, shift: u32) -> u8 {
+    BASE64[((n >> shift) & 0x3F) as usize]
+}
+
+/// The value of a BIT(n) field, which the text protocol sends as ceil(n/8)
+/// raw big-endian bytes. `None` when there are no bytes or more than 8
+/// (BIT is at most 64 bits, so that is not a BIT value the server sends).
+#[inline]
+pub(crate) fn bit_value(bytes: &[u8]) -> Option<u64> {
+    if bytes.is_empty() || bytes.len() > 8 {
+        return None;
+    }
+    let mut be = [0u8; 8];
+    be[8 - bytes.len()..].copy_from_slice(bytes);
+    Some(u64::from_be_bytes(be))
+}
+
+/// Appends `n` in decimal.
+#[inline]
+pub(crate) fn push_u64(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+/// A server number text made acceptable to RFC 8259 without changing its
+/// value: the sign is split off so leading zeros (ZEROFILL, YEAR `0000`) can
+/// be dropped without copying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct JsonNumber<'a> {
+    negative: bool,
+    /// The digits after the sign, leading zeros of the integer part removed.
+    unsigned: &'a [u8],
+}
+
+impl JsonNumber<'_> {
+    /// Appends the number.
+    #[inline]
+    pub(crate) fn push(self, out: &mut Vec<u8>) {
+        if self.negative {
+            out.push(b'-');
+        }
+        out.extend_from_slice(self.unsigned);
+    }
+}
+
+/// Splits off a leading `-` and returns the integer digits' length.
+#[inline]
+fn sign_and_int_digits(text: &[u8]) -> (bool, &[u8], usize) {
+    let (negative, rest) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    (negative, rest, digits)
+}
+
+/// Drops leading zeros from the first `digits` bytes, keeping the last digit.
+#[inline]
+fn strip_zeros(rest: &[u8], digits: usize) -> &[u8] {
+    let zeros = rest[..digits].iter().take_while(|&&b| b == b'0').count();
+    &rest[zeros.min(digits - 1)..]
+}
+
+/// `-?[0-9]+` as a JSON integer, or `None` for anything else (a `+`, blanks,
+/// an empty text), which the caller then writes as a string.
+#[inline]
+pub(crate) fn json_integer(text: &[u8]) -> Option<JsonNumber<'_>> {
+    let (negative, rest, digits) = sign_and_int_digits(text);
+    if digits == 0 || digits != rest.len() {
+        return None;
+    }
+    Some(JsonNumber {
+        negative,
+        unsigned: strip_zeros(rest, digits),
+    })
+}
+
+/// A DECIMAL or FLOAT text as an RFC 8259 number (`-? int frac? exp?`), with
+/// leading zeros of the integer part dropped (ZEROFILL); `None` for texts
+/// JSON has no number for (`inf`, `nan`, `.5`, `1.`).
+#[inline]
+pub(crate) fn json_number(text: &[u8]) -> Option<JsonNumber<'_>> {
+    let (negative, rest, digits) = sign_and_int_digits(text);
+    if digits == 0 {
+        return None;
+    }
+    let mut tail = &rest[digits..];
+    if let Some((b'.', frac)) = tail.split_first() {
+        let n = frac.iter().take_while(|b| b.is_ascii_digit()).count();
+        if n == 0 {
+            return None;
+        }
+        tail = &frac[n..];
+    }
+    if let Some((b'e' | b'E', exp)) = tail.split_first() {
+        let exp = match exp.split_first() {
+            Some((b'+' | b'-', e)) => e,
+            _ => exp,
+        };
+        if exp.is_empty() || !exp.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        tail = &[];
+    }
+    if !tail.is_empty() {
+        return None;
+    }
+    Some(JsonNumber {
+        negative,
+        unsigned: strip_zeros(rest, digits),
+    })
+}
+
+/// For each byte, the character after `\` in its JSON escape, `u` for the
+/// `\u00XX` form, or 0 when the byte is copied as it is. RFC 8259 §7 requires
+/// escaping only `"`, `\` and U+0000..U+001F; `/`, DEL and non-ASCII stay.
+static JSON_ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = b'u';
+        i += 1;
+    }
+    t[0x08] = b'b';
+    t[0x09] = b't';
+    t[0x0A] = b'n';
+    t[0x0C] = b'f';
+    t[0x0D] = b'r';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t
+};
+
+/// Appends the content of a JSON string (without the quotes) for UTF-8 text,
+/// copying runs that need no escaping in one piece.
+///
+/// Every escaped byte is ASCII, so working on bytes never splits a UTF-8
+/// sequence.
+#[inline]
+pub(crate) fn push_json_escaped(out: &mut Vec<u8>, text: &[u8]) {
+    let mut clean = 0;
+    for (i, &b) in text.iter().enumerate() {
+        let esc = JSON_ESCAPE[usize::from(b)];
+        if esc == 0 {
+            continue;
+        }
+        out.extend_from_slice(&text[clean..i]);
+        if esc == b'u' {
+            out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX_LOWER[usize::from(b >> 4)],
+                HEX_LOWER[usize::from(b & 0x0F)],
+            ]);
+        } else {
+            out.extend_from_slice(&[b'\\', esc]);
+        }
+        clean = i + 1;
+    }
+    out.extend_from_slice(&text[clean..]);
+}
+
+/// Which bytes force a delimited field into quotes: the delimiter, `"`, CR
+/// and LF (RFC 4180 §2.6, with the delimiter as a parameter for TSV).
+pub(crate) const fn quote_table(delimiter: u8) -> [bool; 256] {
+    let mut t = [false; 256];
+    t[delimiter as usize] = true;
+    t[b'"' as usize] = true;
+    t[b'\r' as usize] = true;
+    t[b'\n' as usize] = true;
+    t
+}
+
+/// Index of the first byte the table marks.
+///
+/// Eight bytes per step with one branch: fields are mostly clean, so the
+/// common case is a straight run to the end.
+#[inline]
+pub(crate) fn find_marked(table: &[bool; 256], bytes: &[u8]) -> Option<usize> {
+    let mut chunks = bytes.chunks_exact(8);
+    let mut base = 0;
+    for c in &mut chunks {
+        let hit = table[usize::from(c[0])]
+            | table[usize::from(c[1])]
+            | table[usize::from(c[2])]
+            | table[usize::from(c[3])]
+            | table[usize::from(c[4])]
+            | table[usize::from(c[5])]
+            | table[usize::from(c[6])]
+            | table[usize::from(c[7])];
+        if hit {
+            break;
+        }
+        base += 8;
+    }
+    bytes[base..]
+        .iter()
+        .position(|&b| table[usize::from(b)])
+        .map(|i| base + i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn hex(bytes: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        push_hex(&mut v, bytes);
+        v
+    }
+
+    fn b64(bytes: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        push_base64(&mut v, bytes);
+        v
+    }
+
+    fn number(n: Option<JsonNumber<'_>>) -> Option<String> {
+        n.map(|n| {
+            let mut v = Vec::new();
+            n.push(&mut v);
+            String::from_utf8(v).unwrap()
+        })
+    }
+
+    #[test]
+    fn base64_rfc4648_test_vectors() {
+        // RFC 4648 §10.
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(b64(input.as_bytes()), expected.as_bytes(), "{input:?}");
+        }
+        assert_eq!(b64(&[0xFB, 0xFF, 0xBF]), b"+/+/");
+    }
+
+    #[test]
+    fn bit_values() {
+        assert_eq!(bit_value(&[0x01]), Some(1));
+        assert_eq!(bit_value(&[0x01, 0x00]), Some(256));
+        assert_eq!(bit_value(&[0xFF; 8]), Some(u64::MAX));
+        assert_eq!(bit_value(&[]), None);
+        assert_eq!(bit_value(&[0; 9]), None);
+    }
+
+    #[test]
+    fn integers() {
+        assert_eq!(number(json_integer(b"00123")).as_deref(), Some("123"));
+        assert_eq!(number(json_integer(b"0000")).as_deref(), Some("0"));
+        assert_eq!(number(json_integer(b"-007")).as_deref(), Some("-7"));
+        assert_eq!(number(json_integer(b"-0")).as_deref(), Some("-0"));
+        assert_eq!(
+            number(json_integer(b"18446744073709551615")).as_deref(),
+            Some("18446744073709551615")
+        );
+        for bad in [&b""[..], b"-", b"+1", b"1.0", b" 1", b"1 ", b"1e3", b"0x1"] {
+            assert_eq!(json_integer(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn numbers() {
+        for (text, expected) in [
+            (
+                "123456789012345678901234567890.123456789",
+                "123456789012345678901234567890.123456789",
+            ),
+            ("0.5", "0.5"),
+            ("-0.00", "-0.00"),
+            ("000123.450", "123.450"),
+            ("-0001.5e-7", "-1.5e-7"),
+            ("1e+300", "1e+300"),
+            ("2.5E10", "2.5E10"),
+            ("0", "0"),
+        ] {
+            assert_eq!(
+                number(json_number(text.as_bytes())).as_deref(),
+                Some(expected),
+                "{text}"
+            );
+        }
+        for bad in [
+            &b""[..],
+            b"-",
+            b".5",
+            b"1.",
+            b"-0.",
+            b"1e",
+            b"1e+",
+            b"inf",
+            b"-inf",
+            b"nan",
+            b"NaN",
+            b"+1",
+            b"1.2.3",
+            b"1e5.0",
+            b"1 ",
+        ] {
+            assert_eq!(json_number(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn json_escapes() {
+        let mut v = Vec::new();
+        push_json_escaped(&mut v, "a\"b\\c/\n\r\t\x08\x0C\x00\x1F\x7Fé😀".as_bytes());
+        assert_eq!(
+            String::from_utf8(v).unwrap(),
+            "a\\\"b\\\\c/\\n\\r\\t\\b\\f\\u0000\\u001f\x7Fé😀"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn hex_matches_format(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let expected: String =
+                std::iter::once("0x".to_string()).chain(bytes.iter().map(|b| format!("{b:02X}"))).collect();
+            prop_assert_eq!(hex(&bytes), expected.into_bytes());
+        }
+
+        #[test]
+        fn find_marked_matches_position(bytes in proptest::collection::vec(
+            prop_oneof![Just(b','), Just(b'"'), Just(b'\n'), any::<u8>(), Just(b'a')], 0..40)) {
+            let table = quote_table(b',');
+            let expected = bytes.iter().position(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'));
+            prop_assert_eq!(find_marked(&table, &bytes), expected);
+        }
+
+        #[test]
+        fn escaped_json_parses_back(s in any::<String>()) {
+            let mut v = vec![b'"'];
+            push_json_escaped(&mut v, s.as_bytes());
+            v.push(b'"');
+            let back: String = serde_json::from_slice(&v).unwrap();
+            prop_assert_eq!(back, s);
+        }
+
+        #[test]
+        fn integer_texts_are_json_integers(n in any::<i64>(), zeros in 0usize..5) {
+            let digits = n.unsigned_abs().to_string();
+            let text = format!("{}{}{}", if n < 0 { "-" } else { "" }, "0".repeat(zeros), digits);
+            let out = number(json_integer(text.as_bytes())).unwrap();
+            prop_assert_eq!(out.parse::<i64>().unwrap(), n);
+            let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+            prop_assert_eq!(v.as_i64(), Some(n));
+        }
+
+        #[test]
+        fn valid_numbers_parse_as_json(f in any::<f64>().prop_filter("finite", |f| f.is_finite())) {
+            // Rust's shortest round-trip text, in both plain and exponent forms.
+            // serde_json (without float_roundtrip) may round long texts
+            // differently, so it only checks the syntax; std checks the value.
+            for text in [f.to_string(), format!("{f:e}"), format!("{f:E}")] {
+                let out = number(json_number(text.as_bytes())).unwrap();
+                prop_assert_eq!(&out, &text);
+                prop_assert!(serde_json::from_str::<serde_json::Number>(&out).is_ok());
+                prop_assert_eq!(out.parse::<f64>().unwrap(), f);
+            }
+        }
+    }
+}

@@ -1,0 +1,712 @@
+//! JSON: one document `{"data":[{...},{...}]}` followed by LF.
+//!
+//! Compact output puts each row object on its own line; `pretty` indents by
+//! two spaces with `"key": value`. Keys are the column names in select order;
+//! a repeated name gets `_2`, `_3`, … (skipping suffixes that another column
+//! already uses), and a warning lists the renamed keys.
+//!
+//! Escaping rule (RFC 8259 §7): strings escape `"`, `\` and the control
+//! characters below U+0020 (`\b \f \n \r \t`, others as `\u00XX`); `/`, DEL
+//! and non-ASCII characters are written as they are.
+//!
+//! Types come from column metadata only: NULL is `null`; integers are numbers
+//! from the server's text with leading zeros dropped (ZEROFILL, YEAR `0000`);
+//! DECIMAL and FLOAT are numbers from the exact server text (never through a
+//! float), leading zeros of the integer part dropped; BIT is an unsigned
+//! integer; JSON columns are embedded as they are when simd-json accepts them;
+//! text and binary columns are strings. Any numeric or JSON value that is not
+//! valid as such (`inf`, `nan`, malformed JSON) is written as a string
+//! instead, so nothing is lost. simd-json (without its `big-int-as-float`
+//! feature) also rejects JSON holding an integer outside the 64-bit range or a
+//! number outside the f64 range (`1e400`): such a JSON value, although valid,
+//! is written as a string too.
+//!
+//! Non-UTF-8 bytes: JSON strings must be UTF-8, so a text or JSON value that is
+//! not valid UTF-8 is written as the string `"0x…"` with uppercase hex of its
+//! bytes. Binary columns (charset 63) are strings per [`BinaryEncoding`]:
+//! `Auto` writes valid UTF-8 as text and anything else as `"0x…"`, `Hex`
+//! always `"0x…"` (an empty value is `""`), `Base64` standard base64.
+
+use super::encode::{
+    bit_value, json_integer, json_number, push_base64, push_hex, push_json_escaped, push_u64,
+};
+use super::{BinaryEncoding, FormatOptions, RowWriter};
+use gd_protocol::{ColumnDef, ColumnKind, RowView};
+use simd_json::{Buffers, Tape};
+use std::collections::{HashMap, HashSet};
+
+/// Writes the JSON document. `begin` resets it, so a writer can be reused
+/// for another result set, which then gets a document of its own.
+pub struct JsonWriter {
+    pretty: bool,
+    binary: BinaryEncoding,
+    columns: Vec<Column>,
+    /// Every column's key prefix (separator, indentation, quoted escaped name,
+    /// colon), built once in `begin` so a row only copies bytes.
+    keys: Vec<u8>,
+    rows: u64,
+    validator: JsonValidator,
+}
+
+/// Where a column's key prefix lies in `JsonWriter::keys`, and its kind.
+#[derive(Debug, Clone, Copy)]
+struct Column {
+    kind: ColumnKind,
+    key_start: usize,
+    key_end: usize,
+}
+
+impl std::fmt::Debug for JsonWriter {
+    /// By hand because simd-json's `Buffers` has no `Debug`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonWriter")
+            .field("pretty", &self.pretty)
+            .field("binary", &self.binary)
+            .field("columns", &self.columns)
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JsonWriter {
+    /// A JSON writer; uses `pretty` and `binary` from the options.
+    pub fn new(options: &FormatOptions) -> Self {
+        Self {
+            pretty: options.pretty,
+            binary: options.binary,
+            columns: Vec::new(),
+            keys: Vec::new(),
+            rows: 0,
+            validator: JsonValidator::new(),
+        }
+    }
+}
+
+/// Checks JSON column values with simd-json, reusing every buffer so that a
+/// row costs no allocation once the buffers have grown to the largest value.
+struct JsonValidator {
+    /// simd-json unescapes strings in place, so values are copied here rather
+    /// than parsed in the borrowed row buffer.
+    scratch: Vec<u8>,
+    buffers: Buffers,
+    /// Empty between calls; `reset` re-lifetimes it so its allocation
+    /// survives from one value to the next.
+    tape: Tape<'static>,
+}
+
+impl JsonValidator {
+    fn new() -> Self {
+        Self {
+            scratch: Vec::new(),
+            buffers: Buffers::default(),
+            tape: Tape(Vec::new()),
+        }
+    }
+
+    /// Whether `value` is one complete JSON text.
+    #[inline]
+    fn is_valid(&mut self, value: &[u8]) -> bool {
+        self.scratch.clear();
+        self.scratch.extend_from_slice(value);
+        let mut tape = std::mem::replace(&mut self.tape, Tape(Vec::new())).reset();
+        let ok = simd_json::fill_tape(&mut self.scratch, &mut self.buffers, &mut tape).is_ok();
+        self.tape = tape.reset();
+        ok
+    }
+}
+
+/// Appends a JSON string of UTF-8 text, or of `"0x…"` hex when the bytes are
+/// not UTF-8 (JSON cannot carry them).
+#[inline]
+fn push_string(out: &mut Vec<u8>, value: &[u8]) {
+    out.push(b'"');
+    if std::str::from_utf8(value).is_ok() {
+        push_json_escaped(out, value);
+    } else {
+        push_hex(out, value);
+    }
+    out.push(b'"');
+}
+
+#[inline]
+fn push_value(
+    out: &mut Vec<u8>,
+    kind: ColumnKind,
+    binary: BinaryEncoding,
+    validator: &mut JsonValidator,
+    value: &[u8],
+) {
+    match kind {
+        ColumnKind::Integer => match json_integer(value) {
+            Some(n) => n.push(out),
+            None => push_string(out, value),
+        },
+        ColumnKind::Decimal | ColumnKind::Float => match json_number(value) {
+            Some(n) => n.push(out),
+            None => push_string(out, value),
+        },
+        ColumnKind::Bit => match bit_value(value) {
+            Some(n) => push_u64(out, n),
+            // Not a BIT a server sends (none, or over 64 bits): raw bytes, so hex.
+            None if value.is_empty() => out.extend_from_slice(b"\"\""),
+            None => {
+                out.push(b'"');
+                push_hex(out, value);
+                out.push(b'"');
+            }
+        },
+        ColumnKind::Json => {
+            if validator.is_valid(value) {
+                out.extend_from_slice(value);
+            } else {
+                push_string(out, value);
+            }
+        }
+        ColumnKind::Binary => match binary {
+            BinaryEncoding::Auto => push_string(out, value),
+            BinaryEncoding::Hex if value.is_empty() => out.extend_from_slice(b"\"\""),
+            BinaryEncoding::Hex => {
+                out.push(b'"');
+                push_hex(out, value);
+                out.push(b'"');
+            }
+            BinaryEncoding::Base64 => {
+                out.push(b'"');
+                push_base64(out, value);
+                out.push(b'"');
+            }
+        },
+        // Text, and kinds added later until they get a rule of their own.
+        _ => push_string(out, value),
+    }
+}
+
+/// Column names made unique: the first use of a name keeps it, a repeat gets
+/// the first `_N` (N ≥ 2) that no column is called and no earlier repeat got.
+/// Returns the names and the `(position, original, new)` of renamed columns.
+fn unique_names(columns: &[ColumnDef]) -> (Vec<String>, Vec<(usize, &str, String)>) {
+    let originals: HashSet<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    let mut taken: HashSet<String> = HashSet::with_capacity(columns.len());
+    // Next suffix to try per name: keeps many repeats of one name linear.
+    let mut next: HashMap<&str, u64> = HashMap::new();
+    let mut names = Vec::with_capacity(columns.len());
+    let mut renamed = Vec::new();
+    for (i, c) in columns.iter().enumerate() {
+        let name = c.name.as_str();
+        if !taken.contains(name) {
+            taken.insert(name.to_owned());
+            names.push(name.to_owned());
+            continue;
+        }
+        let n = next.entry(name).or_insert(2);
+        let candidate = loop {
+            let mut candidate = String::with_capacity(name.len() + 4);
+            candidate.push_str(name);
+            candidate.push('_');
+            candidate.push_str(itoa::Buffer::new().format(*n));
+            *n += 1;
+            if !originals.contains(candidate.as_str()) && !taken.contains(&candidate) {
+                break candidate;
+            }
+        };
+        taken.insert(candidate.clone());
+        renamed.push((i, name, candidate.clone()));
+        names.push(candidate);
+    }
+    (names, renamed)
+}
+
+impl JsonWriter {
+    fn row_start(&self) -> &'static [u8] {
+        match (self.pretty, self.rows == 0) {
+            (false, true) => b"\n{",
+            (false, false) => b",\n{",
+            (true, true) => b"\n    {",
+            (true, false) => b",\n    {",
+        }
+    }
+
+    fn row_end(&self) -> &'static [u8] {
+        if self.pretty && !self.columns.is_empty() {
+            b"\n    }"
+        } else {
+            b"}"
+        }
+    }
+}
+
+impl RowWriter for JsonWriter {
+    fn begin(&mut self, columns: &[ColumnDef], out: &mut Vec<u8>) {
+        let (names, renamed) = unique_names(columns);
+        if !renamed.is_empty() {
+            let mut list = String::new();
+            for (i, (position, from, to)) in renamed.iter().enumerate() {
+                if i > 0 {
+                    list.push_str(", ");
+                }
+                list.push_str("column ");
+                list.push_str(itoa::Buffer::new().format(position + 1));
+                list.push_str(" \"");
+                list.push_str(from);
+                list.push_str("\" as \"");
+                list.push_str(to);
+                list.push('"');
+            }
+            tracing::warn!(renamed = %list, "duplicate column names: keys made unique in the JSON output");
+        }
+        self.keys.clear();
+        self.columns.clear();
+        for (i, (c, name)) in columns.iter().zip(&names).enumerate() {
+            let key_start = self.keys.len();
+            if i > 0 {
+                self.keys.push(b',');
+            }
+            if self.pretty {
+                self.keys.extend_from_slice(b"\n      ");
+            }
+            self.keys.push(b'"');
+            push_json_escaped(&mut self.keys, name.as_bytes());
+            self.keys
+                .extend_from_slice(if self.pretty { b"\": " } else { b"\":" });
+            self.columns.push(Column {
+                kind: c.kind(),
+                key_start,
+                key_end: self.keys.len(),
+            });
+        }
+        self.rows = 0;
+        out.extend_from_slice(if self.pretty {
+            b"{\n  \"data\": ["
+        } else {
+            b"{\"data\":["
+        });
+    }
+
+    #[inline]
+    fn row(&mut self, row: &RowView<'_>, out: &mut Vec<u8>) {
+        debug_assert_eq!(
+            row.len(),
+            self.columns.len(),
+            "row and column counts differ"
+        );
+        out.extend_from_slice(self.row_start());
+        for (column, field) in self.columns.iter().zip(row.iter()) {
+            out.extend_from_slice(&self.keys[column.key_start..column.key_end]);
+            match field {
+                None => out.extend_from_slice(b"null"),
+                Some(value) => {
+                    push_value(out, column.kind, self.binary, &mut self.validator, value)
+                }
+            }
+        }
+        out.extend_from_slice(self.row_end());
+        self.rows += 1;
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(match (self.pretty, self.rows == 0) {
+            (false, true) => b"]}\n",
+            (false, false) => b"\n]}\n",
+            (true, true) => b"]\n}\n",
+            (true, false) => b"\n  ]\n}\n",
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::csv::tests::{base64_decode, col, field_bytes, text, write_all};
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    fn json(options: &FormatOptions, columns: &[ColumnDef], rows: &[Vec<Option<&[u8]>>]) -> String {
+        String::from_utf8(write_all(&mut JsonWriter::new(options), columns, rows)).unwrap()
+    }
+
+    fn compact(columns: &[ColumnDef], rows: &[Vec<Option<&[u8]>>]) -> String {
+        json(&FormatOptions::default(), columns, rows)
+    }
+
+    fn pretty(columns: &[ColumnDef], rows: &[Vec<Option<&[u8]>>]) -> String {
+        json(
+            &FormatOptions {
+                pretty: true,
+                ..FormatOptions::default()
+            },
+            columns,
+            rows,
+        )
+    }
+
+    fn int(name: &str) -> ColumnDef {
+        col(name, 3, 63) // INT
+    }
+
+    fn data(out: &str) -> Vec<Value> {
+        let v: Value = serde_json::from_str(out).unwrap();
+        v["data"].as_array().unwrap().clone()
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        std::iter::once("0x".to_string())
+            .chain(bytes.iter().map(|b| format!("{b:02X}")))
+            .collect()
+    }
+
+    #[test]
+    fn compact_layout() {
+        let cols = [int("a"), text("b")];
+        let out = compact(
+            &cols,
+            &[vec![Some(&b"1"[..]), Some(b"x")], vec![Some(b"2"), None]],
+        );
+        assert_eq!(
+            out,
+            "{\"data\":[\n{\"a\":1,\"b\":\"x\"},\n{\"a\":2,\"b\":null}\n]}\n"
+        );
+    }
+
+    #[test]
+    fn pretty_layout() {
+        let cols = [int("a"), text("b")];
+        let out = pretty(
+            &cols,
+            &[vec![Some(&b"1"[..]), Some(b"x")], vec![Some(b"2"), None]],
+        );
+        assert_eq!(
+            out,
+            "{\n  \"data\": [\n    {\n      \"a\": 1,\n      \"b\": \"x\"\n    },\n    {\n      \"a\": 2,\n      \"b\": null\n    }\n  ]\n}\n"
+        );
+    }
+
+    #[test]
+    fn zero_rows() {
+        let cols = [int("a")];
+        assert_eq!(compact(&cols, &[]), "{\"data\":[]}\n");
+        assert_eq!(pretty(&cols, &[]), "{\n  \"data\": []\n}\n");
+    }
+
+    #[test]
+    fn duplicate_names_become_unique() {
+        let cols = [int("id"), int("id"), int("id_2"), int("id")];
+        let out = compact(
+            &cols,
+            &[vec![Some(&b"1"[..]), Some(b"2"), Some(b"3"), Some(b"4")]],
+        );
+        assert_eq!(
+            out,
+            "{\"data\":[\n{\"id\":1,\"id_3\":2,\"id_2\":3,\"id_4\":4}\n]}\n"
+        );
+        // Every value survives a parser that keeps the last of duplicate keys.
+        let row = &data(&out)[0];
+        assert_eq!(row.as_object().unwrap().len(), 4);
+        let mut values: Vec<i64> = row
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_i64().unwrap())
+            .collect();
+        values.sort_unstable();
+        assert_eq!(values, [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn keys_are_escaped_and_kept_in_select_order() {
+        let cols = [text("z\"q"), text("a\n"), text("m/é")];
+        let out = compact(&cols, &[vec![Some(&b"1"[..]), Some(b"2"), Some(b"3")]]);
+        assert_eq!(
+            out,
+            "{\"data\":[\n{\"z\\\"q\":\"1\",\"a\\n\":\"2\",\"m/é\":\"3\"}\n]}\n"
+        );
+    }
+
+    #[test]
+    fn integers_and_zerofill() {
+        let cols = [
+            int("zf"),
+            col("y", 13, 63),
+            int("neg"),
+            int("big"),
+            int("odd"),
+            int("empty"),
+        ];
+        let row = vec![
+            Some(&b"00123"[..]),
+            Some(b"0000"),
+            Some(b"-0042"),
+            Some(b"18446744073709551615"),
+            Some(b"12abc"),
+            Some(b""),
+        ];
+        assert_eq!(
+            compact(&cols, &[row]),
+            "{\"data\":[\n{\"zf\":123,\"y\":0,\"neg\":-42,\"big\":18446744073709551615,\"odd\":\"12abc\",\"empty\":\"\"}\n]}\n"
+        );
+    }
+
+    #[test]
+    fn decimals_are_exact_and_floats_fall_back_to_strings() {
+        let cols = [
+            col("d", 246, 63),
+            col("f", 5, 63),
+            col("g", 4, 63),
+            col("z", 246, 63),
+        ];
+        let big = "123456789012345678901234567890.123456789";
+        let rows = [
+            vec![
+                Some(big.as_bytes()),
+                Some(&b"-1.5e-7"[..]),
+                Some(b"inf"),
+                Some(b"0001.50"),
+            ],
+            vec![Some(b"-0.00"), Some(b"nan"), Some(b"-0."), None],
+        ];
+        let out = compact(&cols, &rows);
+        assert!(out.contains(&format!("\"d\":{big},")), "{out}");
+        assert_eq!(
+            out,
+            format!(
+                "{{\"data\":[\n{{\"d\":{big},\"f\":-1.5e-7,\"g\":\"inf\",\"z\":1.50}},\n{{\"d\":-0.00,\"f\":\"nan\",\"g\":\"-0.\",\"z\":null}}\n]}}\n"
+            )
+        );
+        data(&out);
+    }
+
+    #[test]
+    fn bits_are_numbers() {
+        let cols = [col("b1", 16, 63), col("b64", 16, 63), col("b72", 16, 63)];
+        let row = vec![
+            Some(&[0x01][..]),
+            Some(&[0xFF; 8][..]),
+            Some(&[0x0A; 9][..]),
+        ];
+        assert_eq!(
+            compact(&cols, &[row]),
+            "{\"data\":[\n{\"b1\":1,\"b64\":18446744073709551615,\"b72\":\"0x0A0A0A0A0A0A0A0A0A\"}\n]}\n"
+        );
+    }
+
+    #[test]
+    fn json_columns_are_embedded_when_valid() {
+        // MySQL JSON is type 245 with charset 63; MariaDB's is LONGTEXT marked
+        // "json" in extended metadata.
+        let mut mariadb = col("m", 251, 46);
+        mariadb.ext_format_name = Some("json".to_string());
+        let cols = [col("j", 245, 63), mariadb];
+        let rows = [
+            vec![
+                Some(&b"{\"a\": [1, 2.5, \"x\"], \"b\": null}"[..]),
+                Some(b"[true,false]"),
+            ],
+            vec![Some(b"\"str\""), Some(b"42")],
+            vec![Some(b"{\"a\": 1"), Some(b"not json")],
+            vec![Some(b"[1] [2]"), Some(b"")],
+            vec![Some(&[b'"', 0xFF, b'"'][..]), Some(b"{\"s\":\"raw\ttab\"}")],
+        ];
+        let out = compact(&cols, &rows);
+        assert_eq!(
+            out,
+            "{\"data\":[\n\
+             {\"j\":{\"a\": [1, 2.5, \"x\"], \"b\": null},\"m\":[true,false]},\n\
+             {\"j\":\"str\",\"m\":42},\n\
+             {\"j\":\"{\\\"a\\\": 1\",\"m\":\"not json\"},\n\
+             {\"j\":\"[1] [2]\",\"m\":\"\"},\n\
+             {\"j\":\"0x22FF22\",\"m\":\"{\\\"s\\\":\\\"raw\\ttab\\\"}\"}\n\
+             ]}\n"
+        );
+        data(&out);
+    }
+
+    #[test]
+    fn binary_encodings() {
+        let cols = [col("bin", 252, 63)];
+        let values: [&[u8]; 3] = [b"foobar", &[0x00, 0xFF, 0x10], b""];
+        let rows: Vec<Vec<Option<&[u8]>>> = values.iter().map(|v| vec![Some(*v)]).collect();
+        let run = |binary| {
+            let out = json(
+                &FormatOptions {
+                    binary,
+                    ..FormatOptions::default()
+                },
+                &cols,
+                &rows,
+            );
+            data(&out)
+                .iter()
+                .map(|r| r["bin"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            run(BinaryEncoding::Auto),
+            ["foobar".to_string(), hex(values[1]), String::new()]
+        );
+        assert_eq!(
+            run(BinaryEncoding::Hex),
+            [hex(values[0]), hex(values[1]), String::new()]
+        );
+        assert_eq!(run(BinaryEncoding::Base64), ["Zm9vYmFy", "AP8Q", ""]);
+    }
+
+    #[test]
+    fn text_utf8mb4_unchanged_and_control_characters_escaped() {
+        let cols = [text("t")];
+        let s = "emoji 😀 / é \u{2028} \"q\" \\ \x00\x01\x1F\x7F\n\r\t\x08\x0C";
+        let out = compact(&cols, &[vec![Some(s.as_bytes())]]);
+        assert!(
+            out.contains(
+                "emoji 😀 / é \u{2028} \\\"q\\\" \\\\ \\u0000\\u0001\\u001f\x7F\\n\\r\\t\\b\\f"
+            ),
+            "{out}"
+        );
+        assert_eq!(data(&out)[0]["t"], s);
+    }
+
+    #[test]
+    fn invalid_utf8_text_becomes_hex() {
+        let cols = [text("t")];
+        let bad = [b'a', 0xC3, 0x28, b'"'];
+        let out = compact(&cols, &[vec![Some(&bad[..])]]);
+        assert_eq!(data(&out)[0]["t"], hex(&bad));
+    }
+
+    #[test]
+    fn begin_again_starts_a_new_document() {
+        let mut w = JsonWriter::new(&FormatOptions::default());
+        let mut out = Vec::new();
+        let cols = [int("a")];
+        for _ in 0..2 {
+            out.clear();
+            w.begin(&cols, &mut out);
+            w.finish(&mut out);
+            assert_eq!(out, b"{\"data\":[]}\n");
+        }
+    }
+
+    /// A column kind and a field strategy that suits it.
+    fn column_and_values() -> impl Strategy<Value = (u8, u16, Vec<Option<Vec<u8>>>)> {
+        let kinds = prop_oneof![
+            Just((253u8, 45u16)), // VARCHAR utf8mb4: text
+            Just((252, 63)),      // BLOB: binary
+            Just((3, 63)),        // INT
+            Just((246, 63)),      // DECIMAL
+            Just((5, 63)),        // DOUBLE
+            Just((16, 63)),       // BIT
+            Just((245, 63)),      // JSON
+        ];
+        let value = prop_oneof![
+            field_bytes(),
+            any::<String>().prop_map(String::into_bytes),
+            "-?0{0,3}[0-9]{1,30}(\\.[0-9]{1,10})?([eE][-+]?[0-9]{1,2})?"
+                .prop_map(String::into_bytes),
+            proptest::collection::vec(any::<u8>(), 1..=8),
+            Just(b"{\"k\": [1, \"v\", null, {\"x\": -2.5e3}]}".to_vec()),
+        ];
+        (
+            kinds,
+            proptest::collection::vec(proptest::option::of(value), 0..6),
+        )
+            .prop_map(|((t, cs), vals)| (t, cs, vals))
+    }
+
+    /// What a field must parse back as, from an independent reading of the rules.
+    fn check_value(
+        kind: ColumnKind,
+        binary: BinaryEncoding,
+        v: &[u8],
+        got: &Value,
+    ) -> Result<(), TestCaseError> {
+        let as_string = || match std::str::from_utf8(v) {
+            Ok(s) => Value::String(s.to_string()),
+            Err(_) => Value::String(hex(v)),
+        };
+        match kind {
+            ColumnKind::Integer | ColumnKind::Decimal | ColumnKind::Float => {
+                let s = std::str::from_utf8(v).unwrap_or("");
+                let (sign, digits) = s.strip_prefix('-').map_or(("", s), |d| ("-", d));
+                let trimmed = digits.trim_start_matches('0');
+                let normal =
+                    if trimmed.is_empty() || !trimmed.starts_with(|c: char| c.is_ascii_digit()) {
+                        format!("{sign}0{trimmed}")
+                    } else {
+                        format!("{sign}{trimmed}")
+                    };
+                // serde_json tolerates surrounding whitespace; JSON numbers here may not have any.
+                let valid = digits.starts_with(|c: char| c.is_ascii_digit())
+                    && normal
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
+                    && serde_json::from_str::<serde_json::Number>(&normal).is_ok()
+                    && (kind != ColumnKind::Integer || digits.bytes().all(|b| b.is_ascii_digit()));
+                if valid {
+                    let expected: Value = serde_json::from_str(&normal).unwrap();
+                    prop_assert_eq!(got, &expected, "{:?}", s);
+                } else {
+                    prop_assert_eq!(got, &as_string());
+                }
+            }
+            ColumnKind::Bit => {
+                if (1..=8).contains(&v.len()) {
+                    let n = v.iter().fold(0u64, |n, &b| n << 8 | u64::from(b));
+                    prop_assert_eq!(got.as_u64(), Some(n));
+                } else if v.is_empty() {
+                    prop_assert_eq!(got, "");
+                } else {
+                    prop_assert_eq!(got, &Value::String(hex(v)));
+                }
+            }
+            ColumnKind::Json => match serde_json::from_slice::<Value>(v) {
+                Ok(parsed) if got != &as_string() => prop_assert_eq!(got, &parsed),
+                _ => prop_assert_eq!(got, &as_string()),
+            },
+            ColumnKind::Binary => match binary {
+                BinaryEncoding::Auto => prop_assert_eq!(got, &as_string()),
+                BinaryEncoding::Hex if v.is_empty() => prop_assert_eq!(got, ""),
+                BinaryEncoding::Hex => prop_assert_eq!(got, &Value::String(hex(v))),
+                BinaryEncoding::Base64 => {
+                    prop_assert_eq!(base64_decode(got.as_str().unwrap().as_bytes()), v.to_vec());
+                }
+            },
+            _ => prop_assert_eq!(got, &as_string()),
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn json_round_trips(
+            columns in proptest::collection::vec(column_and_values(), 1..5),
+            pretty in any::<bool>(),
+            binary in prop_oneof![Just(BinaryEncoding::Auto), Just(BinaryEncoding::Hex), Just(BinaryEncoding::Base64)],
+        ) {
+            let nrows = columns.iter().map(|c| c.2.len()).min().unwrap_or(0);
+            let defs: Vec<ColumnDef> =
+                columns.iter().enumerate().map(|(i, (t, cs, _))| col(&format!("c{i}"), *t, *cs)).collect();
+            let rows: Vec<Vec<Option<&[u8]>>> =
+                (0..nrows).map(|r| columns.iter().map(|c| c.2[r].as_deref()).collect()).collect();
+            let options = FormatOptions { pretty, binary, ..FormatOptions::default() };
+            let out = json(&options, &defs, &rows);
+            let parsed = data(&out);
+            prop_assert_eq!(parsed.len(), nrows);
+            for (row, obj) in rows.iter().zip(&parsed) {
+                let obj = obj.as_object().unwrap();
+                prop_assert_eq!(obj.len(), defs.len());
+                for (i, (field, def)) in row.iter().zip(&defs).enumerate() {
+                    let got = &obj[&format!("c{i}")];
+                    match field {
+                        None => prop_assert_eq!(got, &Value::Null),
+                        Some(v) => check_value(def.kind(), binary, v, got)?,
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn text_strings_round_trip(s in proptest::collection::vec(any::<char>(), 0..40)) {
+            let s: String = s.into_iter().collect();
+            let out = compact(&[text("t")], &[vec![Some(s.as_bytes())]]);
+            prop_assert_eq!(&data(&out)[0]["t"], &Value::String(s));
+        }
+    }
+}
