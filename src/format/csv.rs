@@ -26,10 +26,13 @@
 //! Non-UTF-8 bytes: text columns are passed through unchanged (the format is
 //! byte-transparent; bytes are in the connection character set, utf8mb4).
 //! Binary columns in `Auto` mode are written as text when they are valid
-//! UTF-8 and as `0x` + uppercase hex otherwise; `Hex` and `Base64` apply to
+//! UTF-8 without control characters other than TAB, LF and CR, and as `0x` +
+//! uppercase hex otherwise; `Hex` and `Base64` apply to
 //! every non-empty binary value. Nothing is ever truncated.
 
-use super::encode::{bit_value, find_marked, push_base64, push_hex, push_u64, quote_table};
+use super::encode::{
+    binary_as_text, bit_value, find_marked, push_base64, push_hex, push_u64, quote_table,
+};
 use super::{BinaryEncoding, FormatOptions, LineEnding, RowWriter};
 use gd_protocol::{ColumnDef, ColumnKind, RowView};
 
@@ -124,7 +127,7 @@ impl DelimitedWriter {
                 None => push_hex(out, value),
             },
             ColumnKind::Binary if !value.is_empty() => match self.binary {
-                BinaryEncoding::Auto if std::str::from_utf8(value).is_ok() => {
+                BinaryEncoding::Auto if binary_as_text(value) => {
                     return self.push_text(out, value);
                 }
                 BinaryEncoding::Auto | BinaryEncoding::Hex => push_hex(out, value),
@@ -656,7 +659,12 @@ pub(super) mod tests {
                 let expected: Vec<u8> = match (bin, binary) {
                     (None, _) => Vec::new(),
                     (Some(v), _) if v.is_empty() => Vec::new(),
-                    (Some(v), BinaryEncoding::Auto) if std::str::from_utf8(v).is_ok() => v.clone(),
+                    (Some(v), BinaryEncoding::Auto)
+                        if std::str::from_utf8(v).is_ok()
+                            && !v.iter().any(|&b| (b < 0x20 && !b"\t\n\r".contains(&b)) || b == 0x7F) =>
+                    {
+                        v.clone()
+                    }
                     (Some(_), BinaryEncoding::Auto | BinaryEncoding::Hex) => hex.into_bytes(),
                     (Some(v), BinaryEncoding::Base64) => {
                         prop_assert_eq!(base64_decode(&rec[0]), v.clone());

@@ -16,6 +16,18 @@ const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
 /// RFC 4648 §4 alphabet (standard, not URL-safe: it is what `TO_BASE64()` uses).
 const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/// Whether a binary value is written as text under `BinaryEncoding::Auto`:
+/// valid UTF-8 with no control character other than TAB, LF and CR. NUL and
+/// other control bytes (such as the 0x01 byte-order mark that starts every
+/// WKB geometry) mean the bytes are data, not text, and are written as hex.
+#[inline]
+pub(crate) fn binary_as_text(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .all(|&b| (b >= 0x20 && b != 0x7F) || matches!(b, b'\t' | b'\n' | b'\r'))
+        && std::str::from_utf8(bytes).is_ok()
+}
+
 /// Appends `0x` and two uppercase hex digits per byte.
 ///
 /// Resizes once and fills in place, so a large BLOB costs one capacity check
@@ -284,6 +296,20 @@ mod tests {
             n.push(&mut v);
             String::from_utf8(v).unwrap()
         })
+    }
+
+    #[test]
+    fn binary_as_text_needs_utf8_without_control_bytes() {
+        assert!(binary_as_text(b"plain text, tabs\there\r\n"));
+        assert!(binary_as_text("caf\u{e9} \u{1F389}".as_bytes()));
+        assert!(binary_as_text(b""));
+        // POINT(0 0) as MariaDB stores it: SRID 0, byte order 0x01, type 1, two zero doubles.
+        let point = [[0u8; 4].as_slice(), &[1, 1, 0, 0, 0], &[0; 16]].concat();
+        assert!(std::str::from_utf8(&point).is_ok());
+        assert!(!binary_as_text(&point));
+        for bad in [&b"a\0b"[..], b"\x1b[0m", b"\x7f", b"\xff"] {
+            assert!(!binary_as_text(bad), "{bad:?}");
+        }
     }
 
     #[test]

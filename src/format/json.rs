@@ -24,11 +24,13 @@
 //! Non-UTF-8 bytes: JSON strings must be UTF-8, so a text or JSON value that is
 //! not valid UTF-8 is written as the string `"0x…"` with uppercase hex of its
 //! bytes. Binary columns (charset 63) are strings per [`BinaryEncoding`]:
-//! `Auto` writes valid UTF-8 as text and anything else as `"0x…"`, `Hex`
+//! `Auto` writes valid UTF-8 without control characters (other than TAB, LF,
+//! CR) as text and anything else as `"0x…"`, `Hex`
 //! always `"0x…"` (an empty value is `""`), `Base64` standard base64.
 
 use super::encode::{
-    bit_value, json_integer, json_number, push_base64, push_hex, push_json_escaped, push_u64,
+    binary_as_text, bit_value, json_integer, json_number, push_base64, push_hex, push_json_escaped,
+    push_u64,
 };
 use super::{BinaryEncoding, FormatOptions, RowWriter};
 use gd_protocol::{ColumnDef, ColumnKind, RowView};
@@ -163,7 +165,12 @@ fn push_value(
             }
         }
         ColumnKind::Binary => match binary {
-            BinaryEncoding::Auto => push_string(out, value),
+            BinaryEncoding::Auto if binary_as_text(value) => push_string(out, value),
+            BinaryEncoding::Auto => {
+                out.extend_from_slice(b"\"");
+                push_hex(out, value);
+                out.push(b'"');
+            }
             BinaryEncoding::Hex if value.is_empty() => out.extend_from_slice(b"\"\""),
             BinaryEncoding::Hex => {
                 out.push(b'"');
@@ -520,6 +527,18 @@ mod tests {
     }
 
     #[test]
+    fn json_columns_with_big_integers_stay_embedded() {
+        let cols = [col("j", 245, 63)];
+        let doc = b"{\"n\":123456789012345678901234567890,\"m\":-1e308}";
+        let out = compact(&cols, &[vec![Some(&doc[..])]]);
+        let expected = format!(
+            "{{\"data\":[\n{{\"j\":{}}}\n]}}\n",
+            std::str::from_utf8(doc).unwrap()
+        );
+        assert_eq!(out, expected);
+    }
+
+    #[test]
     fn binary_encodings() {
         let cols = [col("bin", 252, 63)];
         let values: [&[u8]; 3] = [b"foobar", &[0x00, 0xFF, 0x10], b""];
@@ -661,6 +680,12 @@ mod tests {
                 _ => prop_assert_eq!(got, &as_string()),
             },
             ColumnKind::Binary => match binary {
+                BinaryEncoding::Auto
+                    if v.iter()
+                        .any(|&b| (b < 0x20 && !b"\t\n\r".contains(&b)) || b == 0x7F) =>
+                {
+                    prop_assert_eq!(got, &Value::String(hex(v)));
+                }
                 BinaryEncoding::Auto => prop_assert_eq!(got, &as_string()),
                 BinaryEncoding::Hex if v.is_empty() => prop_assert_eq!(got, ""),
                 BinaryEncoding::Hex => prop_assert_eq!(got, &Value::String(hex(v))),

@@ -15,7 +15,9 @@ pub use csv::DelimitedWriter;
 pub use json::JsonWriter;
 
 /// The output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// Comma-separated values (RFC 4180 quoting).
@@ -30,7 +32,12 @@ impl Format {
     /// The format a file name implies: `.csv`, `.json`, and TSV for `.tsv`
     /// and every other or missing extension (as gold_digger always did).
     pub fn from_path(path: &std::path::Path) -> Self {
-        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("csv") => Self::Csv,
             Some("json") => Self::Json,
             _ => Self::Tsv,
@@ -39,10 +46,22 @@ impl Format {
 }
 
 /// How bytes of binary columns (charset 63) are written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum BinaryEncoding {
-    /// Valid UTF-8 as text, anything else as `0x` followed by uppercase hex.
+    /// Valid UTF-8 without control characters other than TAB, LF and CR as
+    /// text; anything else (NUL bytes, WKB geometry, random bytes) as `0x`
+    /// followed by uppercase hex.
     #[default]
     Auto,
     /// Always `0x` followed by uppercase hex.
