@@ -267,3 +267,54 @@ fn a_closed_stdout_ends_quietly_with_zero() {
     );
     let _ = std::io::stderr().flush();
 }
+
+/// Peak RSS in KiB of one export of `query` to a CSV file, from the kernel's
+/// accounting of the finished child (wait4), not from sampling.
+fn peak_rss_kib(query: &str) -> i64 {
+    let dir = common::tempdir();
+    let stderr = std::fs::File::create(dir.path().join("stderr")).unwrap();
+    let child = gd()
+        .args(["--db-url", &server().url, "-q", query, "-o"])
+        .arg(dir.path().join("out.csv"))
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: rusage is plain old data, so all-zero bytes are a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our own un-reaped child; both pointers are valid for writes.
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(
+        reaped,
+        pid,
+        "wait4 failed: {}",
+        std::io::Error::last_os_error()
+    );
+    let err = std::fs::read_to_string(dir.path().join("stderr")).unwrap();
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "export failed: {err}"
+    );
+    usage.ru_maxrss
+}
+
+#[test]
+fn peak_memory_does_not_grow_with_the_row_count() {
+    let query = |n: u64| {
+        format!(
+            "SELECT seq, MD5(seq) AS h, CONCAT('row ', seq, ', \"quoted\"') AS s, seq / 7 AS d \
+             FROM gd_test.seq_1_to_{n}"
+        )
+    };
+    let small = peak_rss_kib(&query(200_000));
+    let large = peak_rss_kib(&query(2_000_000));
+    // Ten times the rows, at most 10 % more memory: nothing is kept per row.
+    assert!(
+        (large as f64) < small as f64 * 1.10,
+        "peak RSS grew from {small} KiB (200 k rows) to {large} KiB (2 M rows)"
+    );
+    // And it stays small in absolute terms (buffers of about 1.3 MiB).
+    assert!(large < 64 * 1024, "peak RSS {large} KiB");
+}

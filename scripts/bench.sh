@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Side-by-side export benchmark against the throwaway MariaDB (scripts/test-db.sh):
+# gold_digger (release build) to CSV, TSV and JSON, the mariadb C client
+# (`--batch --quick --raw`, TSV) and, at 1 M rows, gold_digger 0.2.5 from crates.io (the
+# batch exporter this one replaces), alternating, several runs each. Reports medians of wall
+# time, client CPU (user+sys), peak RSS, output bytes and the server's CPU for the same run
+# (from /proc/<mariadbd>/stat), and the ratios to the mariadb client.
+#
+#   scripts/bench.sh [--runs N] [--no-legacy] [ROWS...]     (default: --runs 3  1000000 10000000)
+#
+# The table bench.mixed_ROWS is built once from ../shared/bench/mixed.sql and cached (10 M rows
+# take about 10 minutes to build). Results go to stdout and to benches/RESULTS.md.
+set -euo pipefail
+REPO=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
+cd -- "$REPO"
+
+runs=3
+legacy=1
+rows=()
+while (($#)); do
+    case $1 in
+    --runs) runs=$2; shift 2 ;;
+    --no-legacy) legacy=0; shift ;;
+    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) rows+=("$1"); shift ;;
+    esac
+done
+((${#rows[@]})) || rows=(1000000 10000000)
+
+command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
+command -v python3 >/dev/null || { echo "bench.sh: python3 is needed" >&2; exit 1; }
+
+echo "== building (release)"
+cargo build --release --quiet
+GD=$REPO/target/release/gold_digger
+
+LEGACY_ROOT=$REPO/target/bench-tools/gd-0.2.5
+LEGACY=$LEGACY_ROOT/bin/gold_digger
+if ((legacy)) && [[ ! -x $LEGACY ]]; then
+    echo "== installing gold_digger 0.2.5 from crates.io into $LEGACY_ROOT (once)"
+    cargo install gold_digger --version 0.2.5 --no-default-features --features json,csv \
+        --root "$LEGACY_ROOT" --locked --quiet || { echo "bench.sh: could not install 0.2.5; continuing without it" >&2; legacy=0; }
+fi
+
+scripts/test-db.sh start
+eval "$(scripts/test-db.sh env)"
+SERVER_PID=$(cat "$REPO/target/test-db/mysqld.pid")
+URL="mysql://gd:gd_pass@127.0.0.1:$GD_TEST_PORT/bench"
+TICKS=$(getconf CLK_TCK)
+OUT=$REPO/target/bench-out
+mkdir -p "$OUT"
+RAW=$OUT/raw.tsv
+: >"$RAW"
+
+server_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
+
+# measure LABEL ROWS OUTFILE CMD...: one timed run, appended to $RAW.
+measure() {
+    local label=$1 n=$2 file=$3; shift 3
+    rm -f "$file"
+    local before after
+    before=$(server_ticks)
+    /usr/bin/time -f '%e %U %S %M' -o "$OUT/time.txt" "$@" >"$OUT/stdout.txt" 2>"$OUT/stderr.txt" || {
+        echo "bench.sh: $label failed:" >&2; cat "$OUT/stderr.txt" >&2; exit 1; }
+    after=$(server_ticks)
+    read -r wall user sys rss <"$OUT/time.txt"
+    local bytes
+    bytes=$(stat -c %s "$file")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$n" "$wall" "$user" "$sys" "$rss" "$bytes" \
+        "$(python3 -c "print(($after - $before) / $TICKS)")" >>"$RAW"
+    printf '   %-22s %6.2fs wall  %6.2fs cpu  %7d KiB  server %5.2fs\n' "$label" "$wall" \
+        "$(python3 -c "print($user + $sys)")" "$rss" "$(python3 -c "print(($after - $before) / $TICKS)")"
+    rm -f "$file"
+}
+
+for n in "${rows[@]}"; do
+    scripts/test-db.sh seed-bench "$n"
+    table=mixed_$n
+    q="SELECT * FROM $table"
+    echo "== $n rows: warming the buffer pool"
+    scripts/test-db.sh client -e "SELECT COUNT(*), SUM(LENGTH(note)) FROM bench.$table" >/dev/null
+    for ((r = 1; r <= runs; r++)); do
+        echo "== $n rows, run $r/$runs"
+        measure "gold_digger csv" "$n" "$OUT/out.csv" "$GD" --db-url "$URL" -q "$q" -o "$OUT/out.csv"
+        measure "mariadb --batch" "$n" "$OUT/out.mariadb.tsv" \
+            sh -c 'exec mariadb --no-defaults -h127.0.0.1 -P"$1" -ugd -pgd_pass --batch --quick --raw -e "$2" bench >"$3"' \
+            sh "$GD_TEST_PORT" "$q" "$OUT/out.mariadb.tsv"
+        measure "gold_digger tsv" "$n" "$OUT/out.tsv" "$GD" --db-url "$URL" -q "$q" -o "$OUT/out.tsv"
+        measure "gold_digger json" "$n" "$OUT/out.json" "$GD" --db-url "$URL" -q "$q" -o "$OUT/out.json"
+        if ((legacy)) && ((n <= 1000000)); then
+            measure "gold_digger 0.2.5 csv" "$n" "$OUT/legacy.csv" \
+                env DATABASE_URL="$URL" DATABASE_QUERY="$q" OUTPUT_FILE="$OUT/legacy.csv" "$LEGACY"
+        fi
+    done
+done
+
+python3 - "$RAW" "$REPO/benches/RESULTS.md" "$runs" <<'PY'
+import sys, statistics, subprocess, datetime, os
+raw, dest, runs = sys.argv[1], sys.argv[2], sys.argv[3]
+rows = [l.rstrip("\n").split("\t") for l in open(raw) if l.strip()]
+by = {}
+for label, n, wall, user, sys_, rss, size, server in rows:
+    by.setdefault((int(n), label), []).append(
+        (float(wall), float(user) + float(sys_), int(rss), int(size), float(server)))
+med = {k: tuple(statistics.median(x[i] for x in v) for i in range(5)) for k, v in by.items()}
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+ver = subprocess.run(["mariadb", "--version"], capture_output=True, text=True).stdout.strip()
+lines = [
+    "# Benchmark results", "",
+    f"Produced by `scripts/bench.sh` on {datetime.date.today()} — {os.cpu_count()} CPUs ({cpu}), "
+    f"{ver.split(',')[0] if ver else 'mariadb'}; medians of {runs} runs, tools alternating; "
+    "table `bench.mixed` from `shared/bench/mixed.sql`; output written to a file on the same disk.",
+    "",
+    "| rows | tool | wall s | client CPU s | peak RSS MiB | output MB | server CPU s | wall / mariadb | CPU / mariadb |",
+    "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+]
+for n in sorted({k[0] for k in med}):
+    base = med.get((n, "mariadb --batch"))
+    for label in ["gold_digger csv", "gold_digger tsv", "gold_digger json", "mariadb --batch", "gold_digger 0.2.5 csv"]:
+        m = med.get((n, label))
+        if not m:
+            continue
+        wall, cpu_s, rss, size, server = m
+        rw = f"{wall / base[0]:.2f}" if base else "-"
+        rc = f"{cpu_s / base[1]:.2f}" if base and base[1] else "-"
+        lines.append(f"| {n:,} | {label} | {wall:.2f} | {cpu_s:.2f} | {rss / 1024:.1f} | {size / 1e6:.0f} | {server:.2f} | {rw} | {rc} |")
+ns = sorted({k[0] for k in med})
+if len(ns) >= 2:
+    lines += ["", "Peak RSS ratio, largest / smallest row count:"]
+    for label in ["gold_digger csv", "gold_digger tsv", "gold_digger json"]:
+        a, b = med.get((ns[0], label)), med.get((ns[-1], label))
+        if a and b:
+            lines.append(f"- {label}: {b[2] / 1024:.1f} / {a[2] / 1024:.1f} MiB = {b[2] / a[2]:.2f}")
+text = "\n".join(lines) + "\n"
+open(dest, "w").write(text)
+print(text)
+PY
