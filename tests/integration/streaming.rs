@@ -270,6 +270,7 @@ fn a_closed_stdout_ends_quietly_with_zero() {
 
 /// Peak RSS in KiB of one export of `query` to a CSV file, from the kernel's
 /// accounting of the finished child (wait4), not from sampling.
+#[allow(clippy::zombie_processes, reason = "the child is reaped by wait4, which std cannot see")]
 fn peak_rss_kib(query: &str) -> i64 {
     let dir = common::tempdir();
     let stderr = std::fs::File::create(dir.path().join("stderr")).unwrap();
