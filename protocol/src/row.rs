@@ -101,6 +101,22 @@ impl<'a> RowView<'a> {
         }
     }
 
+    /// The whole row packet the fields are slices of.
+    #[inline]
+    pub fn payload(&self) -> &'a [u8] {
+        self.payload
+    }
+
+    /// Where field `i` lies in [`RowView::payload`]: `None` for NULL. A
+    /// field whose range starts one byte after the previous field's encoding
+    /// ends had a one-byte length prefix, which lets writers copy runs of
+    /// fields at once. Panics if `i >= len()`.
+    #[inline]
+    pub fn range(&self, i: usize) -> Option<std::ops::Range<usize>> {
+        let s = self.spans[i];
+        (s.start != u32::MAX).then(|| s.start as usize..(s.start + s.len) as usize)
+    }
+
     /// The fields in order.
     #[inline]
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Option<&'a [u8]>> + '_ {
@@ -134,6 +150,10 @@ mod tests {
         assert_eq!(row.get(0), Some(&b""[..]));
         assert_eq!(row.get(1), None);
         assert_eq!(row.get(2), Some(&b"abc"[..]));
+        assert_eq!(row.range(0), Some(1..1));
+        assert_eq!(row.range(1), None);
+        assert_eq!(row.range(2), Some(3..6));
+        assert_eq!(row.payload(), &p[..]);
     }
 
     #[test]

@@ -51,6 +51,9 @@ pub struct DelimitedWriter {
     /// The bytes written for NULL (the marker, quoted if it must be).
     null_field: Box<[u8]>,
     kinds: Vec<ColumnKind>,
+    /// Per column: whether its values are written exactly as sent (all kinds
+    /// but BIT and binary), which allows copying runs of fields at once.
+    verbatim: Vec<bool>,
 }
 
 impl DelimitedWriter {
@@ -75,6 +78,7 @@ impl DelimitedWriter {
             null: options.null.as_bytes().into(),
             null_field: Box::default(),
             kinds: Vec::new(),
+            verbatim: Vec::new(),
         };
         let mut null_field = Vec::new();
         if let Some(first) = find_marked(&w.needs_quote, &w.null) {
@@ -137,6 +141,37 @@ impl DelimitedWriter {
         }
         self.distinguish_from_null(out, start);
     }
+
+    /// How far from field `start` the fields can be copied verbatim: each is
+    /// a non-empty value of a kind written as sent (not BIT or binary), with a
+    /// one-byte length prefix, no byte that needs quoting and not equal to the
+    /// NULL marker; NULLs may sit between them when the marker is empty (their
+    /// 0xFB byte becomes a delimiter). Returns the end of the run (exclusive,
+    /// ending on a value), or `start` when field `start` itself does not qualify.
+    #[inline]
+    fn verbatim_run(&self, row: &RowView<'_>, start: usize) -> usize {
+        let (mut end, mut prev_end) = (start, 0);
+        for j in start..row.len() {
+            match row.range(j) {
+                None if j > start && self.null.is_empty() => prev_end += 1,
+                None => break,
+                Some(r) => {
+                    let value = &row.payload()[r.clone()];
+                    let plain = self.verbatim.get(j).copied().unwrap_or(false)
+                        && !value.is_empty()
+                        && (j == start || r.start == prev_end + 1)
+                        && find_marked(&self.needs_quote, value).is_none()
+                        && (self.null.is_empty() || *value != *self.null);
+                    if !plain {
+                        break;
+                    }
+                    prev_end = r.end;
+                    end = j + 1;
+                }
+            }
+        }
+        end
+    }
 }
 
 impl std::fmt::Debug for DelimitedWriter {
@@ -155,17 +190,33 @@ impl std::fmt::Debug for DelimitedWriter {
 
 /// Appends `value` in quotes with every `"` doubled. `first` is the index of
 /// the first byte that needed quoting; no `"` comes before it.
+///
+/// Short values are copied byte by byte: a JSON document in a CSV cell holds
+/// a quote every few bytes, and one memchr call per quote cost more than this
+/// loop (callgrind over `bench.mixed`, 20 k rows: 79.1 M instructions with
+/// memchr, 71.4 M with the loop; a pre-sized, pre-filled variant: 74.6 M).
 #[inline]
 fn push_quoted(out: &mut Vec<u8>, value: &[u8], first: usize) {
+    let (clean, rest) = value.split_at(first);
+    out.reserve(value.len() + rest.len() + 2);
     out.push(b'"');
-    let (clean, mut rest) = value.split_at(first);
     out.extend_from_slice(clean);
-    while let Some(i) = memchr::memchr(b'"', rest) {
-        out.extend_from_slice(&rest[..=i]);
-        out.push(b'"');
-        rest = &rest[i + 1..];
+    if rest.len() <= 256 {
+        for &b in rest {
+            out.push(b);
+            if b == b'"' {
+                out.push(b'"');
+            }
+        }
+    } else {
+        let mut rest = rest;
+        while let Some(i) = memchr::memchr(b'"', rest) {
+            out.extend_from_slice(&rest[..=i]);
+            out.push(b'"');
+            rest = &rest[i + 1..];
+        }
+        out.extend_from_slice(rest);
     }
-    out.extend_from_slice(rest);
     out.push(b'"');
 }
 
@@ -173,6 +224,12 @@ impl RowWriter for DelimitedWriter {
     fn begin(&mut self, columns: &[ColumnDef], out: &mut Vec<u8>) {
         self.kinds.clear();
         self.kinds.extend(columns.iter().map(ColumnDef::kind));
+        self.verbatim.clear();
+        self.verbatim.extend(
+            self.kinds
+                .iter()
+                .map(|k| !matches!(k, ColumnKind::Bit | ColumnKind::Binary)),
+        );
         if self.header {
             for (i, c) in columns.iter().enumerate() {
                 if i > 0 {
@@ -187,16 +244,37 @@ impl RowWriter for DelimitedWriter {
     #[inline]
     fn row(&mut self, row: &RowView<'_>, out: &mut Vec<u8>) {
         debug_assert_eq!(row.len(), self.kinds.len(), "row and column counts differ");
-        for (i, field) in row.iter().enumerate() {
+        let payload = row.payload();
+        let n = row.len();
+        let mut i = 0;
+        while i < n {
             if i > 0 {
                 out.push(self.delimiter);
             }
-            match field {
-                None => out.extend_from_slice(&self.null_field),
-                Some(value) => {
-                    let kind = self.kinds.get(i).copied().unwrap_or(ColumnKind::Text);
-                    self.push_value(out, kind, value);
+            let end = self.verbatim_run(row, i);
+            if end > i {
+                // Fields i..end appear in the output exactly as in the packet,
+                // except that each one-byte length prefix (or NULL marker)
+                // between them becomes a delimiter: one copy for the run.
+                let first = row.range(i).unwrap_or_default();
+                let last = row.range(end - 1).unwrap_or_default();
+                let base = out.len();
+                out.extend_from_slice(&payload[first.start..last.end]);
+                let mut pos = first.end;
+                for j in i + 1..end {
+                    out[base + pos - first.start] = self.delimiter;
+                    pos = row.range(j).map_or(pos + 1, |r| r.end);
                 }
+                i = end;
+            } else {
+                match row.get(i) {
+                    None => out.extend_from_slice(&self.null_field),
+                    Some(value) => {
+                        let kind = self.kinds.get(i).copied().unwrap_or(ColumnKind::Text);
+                        self.push_value(out, kind, value);
+                    }
+                }
+                i += 1;
             }
         }
         out.extend_from_slice(self.line_end);
@@ -414,6 +492,55 @@ pub(super) mod tests {
             csv(&opts(), &cols, &[row]),
             "a,b,c,d,e\nplain \\ back\tslash,\"x,y\",\"say \"\"hi\"\"\",\"two\nlines\",\"cr\r\"\n"
         );
+    }
+
+    #[test]
+    fn runs_copied_at_once_keep_every_boundary() {
+        // Fields 0-2 and 4-5 form verbatim runs (NULL inside one); the 300-byte
+        // value has a 3-byte length prefix, the empty string and the binary
+        // value need their own rules, and the run logic must not blur them.
+        let long = vec![b'L'; 300];
+        let cols = [
+            text("a"),
+            text("b"),
+            text("c"),
+            col("bin", 253, 63),
+            text("d"),
+            text("e"),
+            text("f"),
+            text("g"),
+            text("h"),
+        ];
+        let row = vec![
+            Some(&b"1"[..]),
+            None,
+            Some(b"22"),
+            Some(&[0xFF, 0x00][..]),
+            Some(b"x"),
+            Some(b"yy"),
+            Some(&long[..]),
+            Some(b""),
+            None,
+        ];
+        let expected = format!(
+            "a,b,c,bin,d,e,f,g,h\n1,,22,0xFF00,x,yy,{},\"\",\n",
+            "L".repeat(300)
+        );
+        assert_eq!(csv(&opts(), &cols, &[row]), expected);
+        // With a marker, NULLs cannot ride inside a run; values equal to it are quoted.
+        let row2 = vec![
+            Some(&b"N"[..]),
+            None,
+            Some(b"22"),
+            None,
+            Some(b"N"),
+            Some(b"yy"),
+            Some(b"z"),
+            None,
+            Some(b"h"),
+        ];
+        let got = csv(&with_null("N"), &cols, &[row2]);
+        assert_eq!(got, "a,b,c,bin,d,e,f,g,h\n\"N\",N,22,N,\"N\",yy,z,N,h\n");
     }
 
     #[test]
