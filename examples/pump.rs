@@ -24,6 +24,7 @@ impl BlockSink for Count {
     }
 }
 
+#[inline(never)]
 fn run<W: RowWriter>(input: &[u8], writer: W) -> Result<u64, Error> {
     let mut framer = Framer::new(1 << 30);
     framer.encode(b"\x03q", &mut Vec::new());

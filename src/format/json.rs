@@ -122,7 +122,9 @@ impl JsonValidator {
 #[inline]
 fn push_string(out: &mut Vec<u8>, value: &[u8]) {
     out.push(b'"');
-    if std::str::from_utf8(value).is_ok() {
+    // ASCII is UTF-8: only values with a byte >= 0x80 need the full check,
+    // which cost a quarter of all JSON instructions when run on every field.
+    if value.is_ascii() || std::str::from_utf8(value).is_ok() {
         push_json_escaped(out, value);
     } else {
         push_hex(out, value);
