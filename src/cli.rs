@@ -136,7 +136,7 @@ pub enum Command {
 }
 
 /// MySQL's `--ssl-mode` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[value(rename_all = "snake_case")]
 pub enum SslMode {

@@ -560,6 +560,18 @@ fn parse_url(text: &str) -> Result<ParsedUrl, Error> {
     })
 }
 
+/// The config file takes the mode in any case, like the flag and the URL.
+impl<'de> Deserialize<'de> for SslMode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_str_ignore_case(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown ssl-mode '{s}' (use disabled, preferred, required, verify_ca or verify_identity)"
+            ))
+        })
+    }
+}
+
 impl SslMode {
     fn from_str_ignore_case(s: &str) -> Option<Self> {
         use clap::ValueEnum;
@@ -839,6 +851,47 @@ mod tests {
             "--insecure-skip-hostname-verify",
         ]);
         assert!(cli.is_err());
+    }
+
+    #[test]
+    fn tls_settings_from_the_config_file_and_their_precedence() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, CA_PEM).unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "db-url = \"{URL}\"\nquery = \"x\"\noutput = \"o\"\nssl-mode = \"verify_ca\"\n\
+                 tls-ca-file = {:?}\nget-server-public-key = true\n",
+                ca.to_str().unwrap()
+            ),
+        )
+        .unwrap();
+        let f = file.to_str().unwrap();
+        let c = resolve(&["--config", f], &[]).unwrap();
+        assert_eq!(c.connect.ssl_mode, SslMode::VerifyCa);
+        assert_eq!(c.connect.tls_ca_file.as_deref(), Some(ca.as_path()));
+        assert!(c.connect.tls.is_some() && c.connect.get_server_public_key);
+        // A legacy flag on the command line replaces the file's TLS choice.
+        let c = resolve(&["--config", f, "--allow-invalid-certificate"], &[]).unwrap();
+        assert_eq!(c.connect.ssl_mode, SslMode::Required);
+        assert_eq!(c.connect.tls_ca_file, None);
+        // --ssl-mode on the command line wins over the file's mode.
+        let c = resolve(&["--config", f, "--ssl-mode", "verify_identity"], &[]).unwrap();
+        assert_eq!(c.connect.ssl_mode, SslMode::VerifyIdentity);
+        // Exclusive keys in the file are a config-file error.
+        std::fs::write(
+            &file,
+            format!(
+                "db-url = \"{URL}\"\nquery = \"x\"\noutput = \"o\"\n\
+                 tls-ca-file = \"a.pem\"\nallow-invalid-certificate = true\n"
+            ),
+        )
+        .unwrap();
+        let e = resolve(&["--config", f], &[]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("exclude each other"), "{e}");
     }
 
     #[test]
