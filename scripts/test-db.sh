@@ -15,7 +15,13 @@
 # Everything lives under <repo>/target/test-db/ (override with GD_TEST_DB_DIR). The server listens
 # on 127.0.0.1:${GD_TEST_PORT:-33306} and on a Unix socket; root@localhost logs in by unix_socket
 # only. Accounts: gd / gd_pass (gd_test.*, bench.*, PROCESS, CONNECTION ADMIN), gd_nopriv /
-# other_pass (no privileges). Every command is idempotent.
+# other_pass (no privileges), gd_tls / tls_pass (REQUIRE SSL), gd_x509 / x509_pass (REQUIRE
+# X509), gd_ed / ed_pass (IDENTIFIED VIA ed25519); the last three may read gd_test.*.
+# TLS: `start` generates once, under target/test-db/tls/, a CA (ca.pem), the server's
+# certificate for localhost + 127.0.0.1 (server.pem/.key), a client certificate (client.pem/.key),
+# and for negative tests an expired server certificate (expired.*), one from an unknown CA
+# (unknown.*, unknown-ca.pem) and one for another host name (wronghost.*), all X.509 v3.
+# Every command is idempotent.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
@@ -35,6 +41,7 @@ if ((${#SOCK} > 100)); then
 fi
 PORT=${GD_TEST_PORT:-33306}
 WAIT_SECS=${GD_TEST_DB_WAIT:-120}
+TLS_DIR=$BASE/tls
 FIXTURES_DIR=$REPO/tests/fixtures
 MIXED_SQL=$REPO/../shared/bench/mixed.sql
 
@@ -48,7 +55,7 @@ die() {
 }
 
 usage() {
-    sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit "${1:-2}"
 }
 
@@ -107,6 +114,86 @@ show_log_tail() {
     fi
 }
 
+# --- TLS material ------------------------------------------------------------------------------
+ensure_openssl() {
+    command -v openssl >/dev/null && return
+    log "openssl not found: installing it"
+    [[ $EUID -eq 0 ]] || die "installing openssl needs root: run 'apt-get install -y openssl' as root"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssl >&2
+}
+
+# sign NAME CA SUBJECT SAN EKU [START END]: NAME.key + NAME.pem, an X.509 v3 leaf signed by CA
+# (CA.pem/CA.key); with START/END (YYYYMMDDHHMMSSZ) the validity is set explicitly through
+# `openssl ca`, which is how an already expired certificate is made.
+sign() {
+    local name=$1 ca=$2 subject=$3 san=$4 eku=$5 start=${6:-} end=${7:-}
+    local ext=$TLS_DIR/$name.ext
+    {
+        printf 'basicConstraints=critical,CA:FALSE\n'
+        printf 'keyUsage=critical,digitalSignature,keyEncipherment\n'
+        printf 'extendedKeyUsage=%s\n' "$eku"
+        [[ -n $san ]] && printf 'subjectAltName=%s\n' "$san"
+    } >"$ext"
+    openssl req -new -newkey rsa:2048 -nodes -keyout "$TLS_DIR/$name.key" \
+        -out "$TLS_DIR/$name.csr" -subj "$subject" 2>/dev/null
+    if [[ -z $start ]]; then
+        openssl x509 -req -in "$TLS_DIR/$name.csr" -CA "$TLS_DIR/$ca.pem" -CAkey "$TLS_DIR/$ca.key" \
+            -CAcreateserial -days 3650 -sha256 -extfile "$ext" -out "$TLS_DIR/$name.pem" 2>/dev/null
+    else
+        local cadir=$TLS_DIR/ca-$name
+        mkdir -p "$cadir"
+        : >"$cadir/index.txt"
+        cat >"$cadir/ca.cnf" <<CNF
+[ca]
+default_ca = x
+[x]
+database = $cadir/index.txt
+new_certs_dir = $cadir
+serial = $cadir/serial
+default_md = sha256
+policy = any
+copy_extensions = none
+[any]
+commonName = supplied
+CNF
+        printf '1000\n' >"$cadir/serial"
+        openssl ca -batch -config "$cadir/ca.cnf" -cert "$TLS_DIR/$ca.pem" -keyfile "$TLS_DIR/$ca.key" \
+            -startdate "$start" -enddate "$end" -extfile "$ext" -notext \
+            -in "$TLS_DIR/$name.csr" -out "$TLS_DIR/$name.pem" 2>/dev/null
+        rm -rf -- "$cadir"
+    fi
+    rm -f -- "$TLS_DIR/$name.csr" "$ext"
+}
+
+make_ca() {
+    local name=$1 subject=$2
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TLS_DIR/$name.key" -out "$TLS_DIR/$name.pem" \
+        -days 3650 -sha256 -subj "$subject" \
+        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+        2>/dev/null
+}
+
+# Generated once; delete target/test-db/tls to make new ones (then restart the server).
+ensure_tls_material() {
+    [[ -f $TLS_DIR/.complete ]] && return
+    ensure_openssl
+    log "generating TLS test certificates in $TLS_DIR"
+    rm -rf -- "$TLS_DIR"
+    mkdir -p -- "$TLS_DIR"
+    local good_san='DNS:localhost,IP:127.0.0.1'
+    make_ca ca "/CN=gold_digger test CA"
+    make_ca unknown-ca "/CN=gold_digger unknown CA"
+    # webpki ignores the CN: the names that count are in the subjectAltName.
+    sign server ca "/CN=localhost" "$good_san" serverAuth
+    sign client ca "/CN=gd_x509" "" clientAuth
+    sign expired ca "/CN=localhost" "$good_san" serverAuth 20200101000000Z 20210101000000Z
+    sign unknown unknown-ca "/CN=localhost" "$good_san" serverAuth
+    sign wronghost ca "/CN=wrong.example" "DNS:wrong.example" serverAuth
+    rm -f -- "$TLS_DIR"/*.srl
+    chmod 600 -- "$TLS_DIR"/*.key
+    touch -- "$TLS_DIR/.complete"
+}
+
 # --- start / stop ------------------------------------------------------------------------------
 init_datadir() {
     [[ -d $DATADIR/mysql ]] && return
@@ -126,8 +213,14 @@ init_datadir() {
 
 start_server() {
     if running; then
-        log "server already running (pid $(server_pid), socket $SOCK)"
-        return
+        # A server started by an older version of this script has no TLS: restart it once.
+        if [[ $(sql -N -B -e 'SELECT @@have_ssl' 2>/dev/null) != YES ]]; then
+            log "server (pid $(server_pid)) runs without TLS: restarting it with the test certificates"
+            stop_server
+        else
+            log "server already running (pid $(server_pid), socket $SOCK)"
+            return
+        fi
     fi
     if answers; then
         die "something answers on $SOCK but $PIDFILE does not name a live server; stop it first"
@@ -156,6 +249,7 @@ start_server() {
         --innodb-log-file-size=1G --innodb-log-buffer-size=64M \
         --innodb-flush-log-at-trx-commit=2 --innodb-doublewrite=0 \
         --skip-log-bin --performance-schema=OFF \
+        --ssl-ca="$TLS_DIR/ca.pem" --ssl-cert="$TLS_DIR/server.pem" --ssl-key="$TLS_DIR/server.key" \
         </dev/null >>"$BASE/mariadbd.out" 2>&1 8>&- 9>&- &
     local pid=$!
     printf '%s\n' "$PORT" >"$PORTFILE"
@@ -218,6 +312,23 @@ GRANT ALL PRIVILEGES ON bench.* TO 'gd'@'%', 'gd'@'localhost';
 -- PROCESS to see other sessions; CONNECTION ADMIN is what KILL of another user's query needs
 -- in MariaDB 10.11 (SUPER is not needed).
 GRANT PROCESS, CONNECTION ADMIN ON *.* TO 'gd'@'%', 'gd'@'localhost';
+-- TLS and authentication-method accounts (issue 3).
+CREATE USER IF NOT EXISTS 'gd_tls'@'%' IDENTIFIED BY 'tls_pass';
+ALTER USER 'gd_tls'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('tls_pass') REQUIRE SSL;
+CREATE USER IF NOT EXISTS 'gd_x509'@'%' IDENTIFIED BY 'x509_pass';
+ALTER USER 'gd_x509'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('x509_pass') REQUIRE X509;
+GRANT SELECT ON gd_test.* TO 'gd_tls'@'%', 'gd_x509'@'%';
+FLUSH PRIVILEGES;
+SQL
+    # ed25519 is a plugin library in MariaDB 10.11; INSTALL fails when it is already there.
+    if [[ $(sql -N -B -e "SELECT COUNT(*) FROM information_schema.PLUGINS
+            WHERE PLUGIN_NAME = 'ed25519' AND PLUGIN_STATUS = 'ACTIVE'") != 1 ]]; then
+        sql -e "INSTALL SONAME 'auth_ed25519'"
+    fi
+    sql <<'SQL'
+CREATE USER IF NOT EXISTS 'gd_ed'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('ed_pass');
+ALTER USER 'gd_ed'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('ed_pass');
+GRANT SELECT ON gd_test.* TO 'gd_ed'@'%';
 FLUSH PRIVILEGES;
 SQL
 }
@@ -310,6 +421,7 @@ print_env() {
     printf 'export GD_TEST_SOCKET_URL=%s\n' \
         "$(quote "mysql://root@localhost/gd_test?socket=$(urlencode_path "$SOCK")")"
     printf 'export GD_TEST_DB_DIR=%s\n' "$(quote "$BASE")"
+    printf 'export GD_TEST_TLS_DIR=%s\n' "$(quote "$TLS_DIR")"
 }
 
 status() {
@@ -345,6 +457,7 @@ case $cmd in
 start)
     ensure_installed
     with_lock
+    ensure_tls_material
     start_server
     seed_accounts
     load_fixtures

@@ -85,17 +85,39 @@ pub struct Cli {
     #[arg(long, value_enum, value_name = "MODE")]
     pub ssl_mode: Option<SslMode>,
 
-    /// Verify the server certificate against this CA file (implies verify_identity)
-    #[arg(long, value_name = "FILE", group = "tls_flags")]
+    /// Verify the server certificate against the CA certificates in this PEM file
+    /// (implies verify_identity unless --ssl-mode verify_ca)
+    #[arg(
+        long,
+        value_name = "FILE",
+        group = "tls_flags",
+        visible_alias = "ssl-ca"
+    )]
     pub tls_ca_file: Option<PathBuf>,
 
-    /// Verify the certificate chain but not the host name (implies verify_ca)
+    /// Verify the certificate chain but not the host name (same as --ssl-mode verify_ca)
     #[arg(long, group = "tls_flags")]
     pub insecure_skip_hostname_verify: bool,
 
-    /// Use TLS without verifying the certificate (implies required)
+    /// Use TLS without verifying the certificate (same as --ssl-mode required; warns)
     #[arg(long, group = "tls_flags")]
     pub allow_invalid_certificate: bool,
+
+    /// Client certificate chain (PEM) for mutual TLS; needs --tls-key
+    #[arg(long, value_name = "FILE", visible_alias = "ssl-cert")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Client private key (PEM) for mutual TLS; needs --tls-cert
+    #[arg(long, value_name = "FILE", visible_alias = "ssl-key")]
+    pub tls_key: Option<PathBuf>,
+
+    /// caching_sha2_password without TLS: encrypt the password with this RSA public key (PEM)
+    #[arg(long, value_name = "FILE", conflicts_with = "get_server_public_key")]
+    pub server_public_key: Option<PathBuf>,
+
+    /// caching_sha2_password without TLS: ask the server for its RSA key (open to a man in the middle)
+    #[arg(long)]
+    pub get_server_public_key: bool,
 
     /// Subcommands.
     #[command(subcommand)]
@@ -114,7 +136,7 @@ pub enum Command {
 }
 
 /// MySQL's `--ssl-mode` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[value(rename_all = "snake_case")]
 pub enum SslMode {
@@ -133,4 +155,17 @@ pub enum SslMode {
     /// TLS with the chain and the host name verified.
     #[value(alias = "VERIFY_IDENTITY")]
     VerifyIdentity,
+}
+
+impl SslMode {
+    /// The value as `--ssl-mode` takes it, for messages.
+    pub fn flag_value(self) -> &'static str {
+        match self {
+            Self::Disabled => "disabled",
+            Self::Preferred => "preferred",
+            Self::Required => "required",
+            Self::VerifyCa => "verify_ca",
+            Self::VerifyIdentity => "verify_identity",
+        }
+    }
 }

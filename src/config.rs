@@ -3,6 +3,7 @@
 //! reads flags or the environment again.
 
 use crate::cli::{Cli, SslMode};
+use crate::conn::tls::{self, TlsClient, TlsFiles};
 use crate::error::Error;
 use crate::format::{BinaryEncoding, Format, FormatOptions, LineEnding};
 use serde::{Deserialize, Serialize, Serializer};
@@ -77,6 +78,22 @@ pub struct ConnectOptions {
     pub database: Option<String>,
     /// TLS mode.
     pub ssl_mode: SslMode,
+    /// CA file for the verifying modes (platform roots when absent).
+    pub tls_ca_file: Option<PathBuf>,
+    /// Client certificate for mutual TLS.
+    pub tls_cert: Option<PathBuf>,
+    /// Client key for mutual TLS (only the path is ever shown).
+    pub tls_key: Option<PathBuf>,
+    /// The TLS configuration built from the settings above; `None` when DISABLED.
+    #[serde(skip)]
+    pub tls: Option<TlsClient>,
+    /// RSA public key file for caching_sha2_password over plain TCP.
+    pub server_public_key: Option<PathBuf>,
+    /// Its content, read and checked before connecting.
+    #[serde(skip)]
+    pub server_public_key_pem: Option<Vec<u8>>,
+    /// caching_sha2_password over plain TCP may ask the server for its key.
+    pub get_server_public_key: bool,
     /// Time allowed for connecting and logging in.
     #[serde(serialize_with = "seconds")]
     pub connect_timeout: Duration,
@@ -105,6 +122,9 @@ pub struct Config {
     pub verbosity: u8,
     /// Only errors on stderr.
     pub quiet: bool,
+    /// Warnings to print once logging is set up (insecure TLS choices).
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 /// The config file: the long flag names as keys.
@@ -124,6 +144,13 @@ struct FileConfig {
     binary: Option<BinaryEncoding>,
     connect_timeout: Option<u64>,
     ssl_mode: Option<SslMode>,
+    tls_ca_file: Option<PathBuf>,
+    insecure_skip_hostname_verify: Option<bool>,
+    allow_invalid_certificate: Option<bool>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    server_public_key: Option<PathBuf>,
+    get_server_public_key: Option<bool>,
     verbose: Option<u8>,
     quiet: Option<bool>,
 }
@@ -222,23 +249,44 @@ impl Config {
             )));
         }
 
-        let tls_flag = cli.tls_ca_file.is_some()
-            || cli.insecure_skip_hostname_verify
-            || cli.allow_invalid_certificate;
         let mut connect = parse_url(&url)?;
-        let ssl_mode = cli
-            .ssl_mode
-            .or(connect.url_ssl_mode)
-            .or(file.ssl_mode)
-            .unwrap_or(SslMode::Preferred);
-        if tls_flag || !matches!(ssl_mode, SslMode::Disabled | SslMode::Preferred) {
+        let file_tls = FileTls {
+            ssl_mode: file.ssl_mode,
+            tls_ca_file: file.tls_ca_file,
+            insecure_skip_hostname_verify: file.insecure_skip_hostname_verify,
+            allow_invalid_certificate: file.allow_invalid_certificate,
+            tls_cert: file.tls_cert,
+            tls_key: file.tls_key,
+        };
+        let tls = resolve_tls(cli, &file_tls, connect.url_ssl_mode, cli.config.as_deref())?;
+        connect.options.ssl_mode = tls.mode;
+        connect.options.tls = tls::build(tls.mode, &tls.files)?;
+        connect.options.tls_ca_file = tls.files.ca_file;
+        connect.options.tls_cert = tls.files.cert;
+        connect.options.tls_key = tls.files.key;
+        let server_key = cli.server_public_key.clone().or(file.server_public_key);
+        let get_key = cli.get_server_public_key || file.get_server_public_key.unwrap_or(false);
+        if server_key.is_some() && get_key {
             return Err(Error::usage(
-                "TLS is not supported yet: --ssl-mode required/verify_ca/verify_identity, --tls-ca-file, \
-                 --insecure-skip-hostname-verify and --allow-invalid-certificate will work once TLS lands; \
-                 until then connections are unencrypted (use a Unix socket or a trusted network)",
+                "--server-public-key and --get-server-public-key exclude each other",
             ));
         }
-        connect.options.ssl_mode = ssl_mode;
+        if let Some(path) = &server_key {
+            const WHAT: &str = "server public key (--server-public-key)";
+            let pem = std::fs::read(path).map_err(|e| Error::TlsFile {
+                path: path.clone(),
+                what: WHAT,
+                message: e.to_string(),
+            })?;
+            gd_protocol::handshake::check_server_public_key(&pem).map_err(|e| Error::TlsFile {
+                path: path.clone(),
+                what: WHAT,
+                message: e.to_string(),
+            })?;
+            connect.options.server_public_key_pem = Some(pem);
+        }
+        connect.options.server_public_key = server_key;
+        connect.options.get_server_public_key = get_key;
         connect.options.connect_timeout = Duration::from_secs(
             cli.connect_timeout
                 .or(file.connect_timeout)
@@ -257,8 +305,138 @@ impl Config {
             allow_empty: flag(cli.allow_empty, file.allow_empty),
             verbosity: cli.verbose.max(file.verbose.unwrap_or(0)),
             quiet: flag(cli.quiet, file.quiet),
+            warnings: tls.warnings,
         })
     }
+}
+
+/// The config file's TLS keys.
+struct FileTls {
+    ssl_mode: Option<SslMode>,
+    tls_ca_file: Option<PathBuf>,
+    insecure_skip_hostname_verify: Option<bool>,
+    allow_invalid_certificate: Option<bool>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+}
+
+/// The TLS settings after merging flags, URL and config file.
+struct TlsChoice {
+    mode: SslMode,
+    files: TlsFiles,
+    warnings: Vec<String>,
+}
+
+/// Merges the TLS settings. Today's three flags map onto modes
+/// (--tls-ca-file: verify_identity with that CA, --insecure-skip-hostname-verify:
+/// verify_ca, --allow-invalid-certificate: required); they exclude each other,
+/// and an explicit mode that contradicts one of them is an error rather than
+/// a silent winner. On the command line they override the config file.
+fn resolve_tls(
+    cli: &Cli,
+    file: &FileTls,
+    url_mode: Option<SslMode>,
+    config_path: Option<&Path>,
+) -> Result<TlsChoice, Error> {
+    let cli_legacy = cli.tls_ca_file.is_some()
+        || cli.insecure_skip_hostname_verify
+        || cli.allow_invalid_certificate;
+    let (ca_file, skip_host, allow_invalid, origin) = if cli_legacy {
+        (
+            cli.tls_ca_file.clone(),
+            cli.insecure_skip_hostname_verify,
+            cli.allow_invalid_certificate,
+            "",
+        )
+    } else {
+        (
+            file.tls_ca_file.clone(),
+            file.insecure_skip_hostname_verify.unwrap_or(false),
+            file.allow_invalid_certificate.unwrap_or(false),
+            " (config file)",
+        )
+    };
+    if usize::from(ca_file.is_some()) + usize::from(skip_host) + usize::from(allow_invalid) > 1 {
+        return Err(Error::ConfigFile {
+            path: config_path.map(Path::to_path_buf).unwrap_or_default(),
+            message: "tls-ca-file, insecure-skip-hostname-verify and allow-invalid-certificate \
+                      exclude each other"
+                .into(),
+        });
+    }
+    // (flag name, implied mode, modes it is compatible with)
+    let legacy: Option<(&str, SslMode, &[SslMode])> = if ca_file.is_some() {
+        Some((
+            "--tls-ca-file",
+            SslMode::VerifyIdentity,
+            &[SslMode::VerifyIdentity, SslMode::VerifyCa],
+        ))
+    } else if skip_host {
+        Some((
+            "--insecure-skip-hostname-verify",
+            SslMode::VerifyCa,
+            &[SslMode::VerifyCa],
+        ))
+    } else if allow_invalid {
+        Some((
+            "--allow-invalid-certificate",
+            SslMode::Required,
+            &[SslMode::Required],
+        ))
+    } else {
+        None
+    };
+    let explicit = match (cli.ssl_mode, url_mode) {
+        (Some(m), _) => Some((m, "--ssl-mode")),
+        (None, Some(m)) => Some((m, "ssl-mode in the URL")),
+        // The file's mode yields to a legacy flag on the command line.
+        (None, None) if !cli_legacy => file.ssl_mode.map(|m| (m, "ssl-mode in the config file")),
+        (None, None) => None,
+    };
+    let mode = match (explicit, legacy) {
+        (Some((m, source)), Some((flag, _, fits))) if !fits.contains(&m) => {
+            return Err(Error::usage(format!(
+                "{flag}{origin} contradicts {source} {}: {flag} means --ssl-mode {}; drop one of them",
+                m.flag_value(),
+                fits[0].flag_value()
+            )));
+        }
+        (Some((m, _)), _) => m,
+        (None, Some((_, implied, _))) => implied,
+        (None, None) => SslMode::Preferred,
+    };
+    let mut warnings = Vec::new();
+    if allow_invalid {
+        warnings.push(
+            "--allow-invalid-certificate: the server certificate is not verified; the connection \
+             is encrypted but a man in the middle can read it"
+                .to_string(),
+        );
+    }
+    if skip_host {
+        warnings.push(
+            "--insecure-skip-hostname-verify: the server's host name is not checked; any \
+             certificate from a trusted CA is accepted"
+                .to_string(),
+        );
+    }
+    let cert = cli.tls_cert.clone().or_else(|| file.tls_cert.clone());
+    let key = cli.tls_key.clone().or_else(|| file.tls_key.clone());
+    if cert.is_some() != key.is_some() {
+        return Err(Error::usage(
+            "--tls-cert and --tls-key go together: pass both or neither",
+        ));
+    }
+    if mode == SslMode::Disabled && (cert.is_some() || ca_file.is_some()) {
+        return Err(Error::usage(
+            "--ssl-mode disabled contradicts --tls-cert/--tls-key: a client certificate needs TLS",
+        ));
+    }
+    Ok(TlsChoice {
+        mode,
+        files: TlsFiles { ca_file, cert, key },
+        warnings,
+    })
 }
 
 fn load_file(path: &Path) -> Result<FileConfig, Error> {
@@ -369,10 +547,29 @@ fn parse_url(text: &str) -> Result<ParsedUrl, Error> {
             password,
             database,
             ssl_mode: SslMode::Preferred,
+            tls_ca_file: None,
+            tls_cert: None,
+            tls_key: None,
+            tls: None,
+            server_public_key: None,
+            server_public_key_pem: None,
+            get_server_public_key: false,
             connect_timeout: Duration::from_secs(DEFAULT_CONNECT_TIMEOUT),
         },
         url_ssl_mode,
     })
+}
+
+/// The config file takes the mode in any case, like the flag and the URL.
+impl<'de> Deserialize<'de> for SslMode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_str_ignore_case(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown ssl-mode '{s}' (use disabled, preferred, required, verify_ca or verify_identity)"
+            ))
+        })
+    }
 }
 
 impl SslMode {
@@ -575,28 +772,153 @@ mod tests {
         assert!(!json.contains("p:ss") && json.contains("***"), "{json}");
     }
 
+    fn tls_resolve(extra: &[&str]) -> Result<Config, Error> {
+        let mut a = vec!["--db-url", URL, "-q", "x", "-o", "o"];
+        a.extend_from_slice(extra);
+        resolve(&a, &[])
+    }
+
+    /// A CA certificate generated once with openssl (v3, CA:TRUE), committed as a fixture.
+    const CA_PEM: &str = include_str!("../tests/data/tls/ca.pem");
+
     #[test]
-    fn tls_flags_are_refused_until_tls_lands() {
-        for args in [
-            &["--ssl-mode", "required"][..],
-            &["--allow-invalid-certificate"][..],
+    fn ssl_modes_and_legacy_flags_map_as_documented() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, CA_PEM).unwrap();
+        let ca = ca.to_str().unwrap();
+        let mode = |extra: &[&str]| tls_resolve(extra).map(|c| c.connect.ssl_mode);
+        assert_eq!(mode(&[]).unwrap(), SslMode::Preferred);
+        assert_eq!(
+            mode(&["--ssl-mode", "DISABLED"]).unwrap(),
+            SslMode::Disabled
+        );
+        assert_eq!(
+            mode(&["--tls-ca-file", ca]).unwrap(),
+            SslMode::VerifyIdentity
+        );
+        assert_eq!(mode(&["--ssl-ca", ca]).unwrap(), SslMode::VerifyIdentity);
+        assert_eq!(
+            mode(&["--tls-ca-file", ca, "--ssl-mode", "verify_ca"]).unwrap(),
+            SslMode::VerifyCa
+        );
+        assert_eq!(
+            mode(&["--allow-invalid-certificate"]).unwrap(),
+            SslMode::Required
+        );
+        // The contradictions are usage errors naming both sides.
+        for extra in [
+            &["--tls-ca-file", ca, "--ssl-mode", "required"][..],
+            &[
+                "--allow-invalid-certificate",
+                "--ssl-mode",
+                "verify_identity",
+            ][..],
+            &["--insecure-skip-hostname-verify", "--ssl-mode", "disabled"][..],
         ] {
-            let mut a = vec!["--db-url", URL, "-q", "x", "-o", "o"];
-            a.extend_from_slice(args);
-            assert_eq!(resolve(&a, &[]).unwrap_err().exit_code(), 2);
+            let e = tls_resolve(extra).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{extra:?}");
+            assert!(e.to_string().contains("contradicts"), "{e}");
         }
-        let c = resolve(
+        let url_mode = format!("{URL}?ssl-mode=disabled");
+        let e = resolve(
             &[
                 "--db-url",
-                &format!("{URL}?ssl-mode=DISABLED"),
+                &url_mode,
                 "-q",
                 "x",
                 "-o",
                 "o",
+                "--allow-invalid-certificate",
             ],
             &[],
         )
+        .unwrap_err();
+        assert!(e.to_string().contains("ssl-mode in the URL"), "{e}");
+        // The insecure flags leave a warning for stderr.
+        assert_eq!(
+            tls_resolve(&["--allow-invalid-certificate"])
+                .unwrap()
+                .warnings
+                .len(),
+            1
+        );
+        assert!(tls_resolve(&[]).unwrap().warnings.is_empty());
+        // The three legacy flags exclude each other (clap's group).
+        let cli = Cli::try_parse_from([
+            "gold_digger",
+            "--allow-invalid-certificate",
+            "--insecure-skip-hostname-verify",
+        ]);
+        assert!(cli.is_err());
+    }
+
+    #[test]
+    fn tls_settings_from_the_config_file_and_their_precedence() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, CA_PEM).unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "db-url = \"{URL}\"\nquery = \"x\"\noutput = \"o\"\nssl-mode = \"verify_ca\"\n\
+                 tls-ca-file = {:?}\nget-server-public-key = true\n",
+                ca.to_str().unwrap()
+            ),
+        )
         .unwrap();
-        assert_eq!(c.connect.ssl_mode, SslMode::Disabled);
+        let f = file.to_str().unwrap();
+        let c = resolve(&["--config", f], &[]).unwrap();
+        assert_eq!(c.connect.ssl_mode, SslMode::VerifyCa);
+        assert_eq!(c.connect.tls_ca_file.as_deref(), Some(ca.as_path()));
+        assert!(c.connect.tls.is_some() && c.connect.get_server_public_key);
+        // A legacy flag on the command line replaces the file's TLS choice.
+        let c = resolve(&["--config", f, "--allow-invalid-certificate"], &[]).unwrap();
+        assert_eq!(c.connect.ssl_mode, SslMode::Required);
+        assert_eq!(c.connect.tls_ca_file, None);
+        // --ssl-mode on the command line wins over the file's mode.
+        let c = resolve(&["--config", f, "--ssl-mode", "verify_identity"], &[]).unwrap();
+        assert_eq!(c.connect.ssl_mode, SslMode::VerifyIdentity);
+        // Exclusive keys in the file are a config-file error.
+        std::fs::write(
+            &file,
+            format!(
+                "db-url = \"{URL}\"\nquery = \"x\"\noutput = \"o\"\n\
+                 tls-ca-file = \"a.pem\"\nallow-invalid-certificate = true\n"
+            ),
+        )
+        .unwrap();
+        let e = resolve(&["--config", f], &[]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("exclude each other"), "{e}");
+    }
+
+    #[test]
+    fn bad_tls_files_are_usage_errors_before_connecting() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let not_pem = dir.path().join("not.pem");
+        std::fs::write(&not_pem, "hello, not a certificate\n").unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, CA_PEM).unwrap();
+        let (missing, not_pem, ca) = (
+            missing.to_str().unwrap(),
+            not_pem.to_str().unwrap(),
+            ca.to_str().unwrap(),
+        );
+        for extra in [
+            &["--tls-ca-file", missing][..],
+            &["--tls-ca-file", not_pem][..],
+            // A certificate where the key belongs: wrong type.
+            &["--tls-cert", ca, "--tls-key", ca][..],
+            &["--tls-cert", ca][..],
+            &["--server-public-key", ca][..],
+        ] {
+            let e = tls_resolve(extra).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{extra:?}: {e}");
+            // Never the file's content.
+            assert!(!e.to_string().contains("MII"), "{e}");
+        }
     }
 }

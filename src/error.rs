@@ -68,6 +68,36 @@ pub enum Error {
         /// What the server or the protocol said.
         source: ProtocolError,
     },
+    /// A CA, certificate or key file is missing or unusable (checked before
+    /// connecting). The message never contains the file's content.
+    #[error("{what} {path}: {message}")]
+    TlsFile {
+        /// The file.
+        path: PathBuf,
+        /// Which setting it came from, e.g. "CA file (--tls-ca-file)".
+        what: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The mode demands TLS and the server does not offer it.
+    #[error(
+        "{target} does not offer TLS, but --ssl-mode {mode} requires it; enable TLS on the server \
+         (ssl-cert/ssl-key) or, on a trusted network, use --ssl-mode preferred or disabled"
+    )]
+    TlsUnavailable {
+        /// host:port.
+        target: String,
+        /// The mode in effect (lowercase, as the flag takes it).
+        mode: &'static str,
+    },
+    /// The TLS handshake failed.
+    #[error("TLS with {target} failed: {message}")]
+    Tls {
+        /// host:port.
+        target: String,
+        /// The cause, and the flag that changes the outcome.
+        message: String,
+    },
     /// The connection broke during login.
     #[error("connection to {target} lost during login: {source}")]
     LoginIo {
@@ -118,8 +148,10 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::NoRows => 1,
-            Self::Usage(_) | Self::Url(_) | Self::ConfigFile { .. } => 2,
+            Self::Usage(_) | Self::Url(_) | Self::ConfigFile { .. } | Self::TlsFile { .. } => 2,
             Self::Connect { .. }
+            | Self::TlsUnavailable { .. }
+            | Self::Tls { .. }
             | Self::ConnectTimeout { .. }
             | Self::Login { .. }
             | Self::LoginIo { .. } => 3,
@@ -178,6 +210,28 @@ mod tests {
                 Error::LoginIo {
                     target: "h".into(),
                     source: io(),
+                },
+                3,
+            ),
+            (
+                Error::TlsFile {
+                    path: "ca.pem".into(),
+                    what: "CA file",
+                    message: "x".into(),
+                },
+                2,
+            ),
+            (
+                Error::TlsUnavailable {
+                    target: "h".into(),
+                    mode: "required",
+                },
+                3,
+            ),
+            (
+                Error::Tls {
+                    target: "h".into(),
+                    message: "x".into(),
                 },
                 3,
             ),

@@ -37,6 +37,9 @@ fn main() -> ExitCode {
 fn run(cli: &Cli) -> Result<(), Error> {
     let config = Config::resolve(cli, &|name| std::env::var(name).ok())?;
     init_logging(config.verbosity, config.quiet);
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
     if cli.dump_config {
         let json =
             serde_json::to_string_pretty(&config).map_err(|e| Error::Usage(e.to_string()))?;

@@ -5,6 +5,8 @@
 mod common;
 #[path = "integration/streaming.rs"]
 mod streaming;
+#[path = "integration/tls.rs"]
+mod tls;
 
 use common::{Column, Kind, Run, binary_auto, gd, read, run, server, server_values, table_columns};
 use serde::Deserialize;

@@ -113,6 +113,17 @@ pub enum ProtocolError {
         /// Extra advice, already prefixed with "; " when present.
         hint: &'static str,
     },
+    /// Authentication would expose the password, so the client refused.
+    #[error("{plugin} refused: {reason}")]
+    InsecureAuth {
+        /// The plugin (and step) that would have sent the password.
+        plugin: &'static str,
+        /// The risk and how to avoid it (which flag or transport).
+        reason: &'static str,
+    },
+    /// The RSA public key for caching_sha2_password could not be used.
+    #[error("caching_sha2_password: the server's RSA public key is unusable: {0}")]
+    BadServerKey(String),
     /// The server sent an ERR packet.
     #[error("{0}")]
     Server(ServerError),

@@ -2,8 +2,10 @@
 //! and hand result packets to a caller's handler without copying them.
 
 mod inbuf;
+pub mod tls;
 pub mod transport;
 
+use crate::cli::SslMode;
 use crate::config::{ConnectOptions, Endpoint};
 use crate::error::Error;
 use gd_protocol::ProtocolError;
@@ -115,8 +117,45 @@ impl Session {
             })?;
         let greeting = Greeting::parse(&greeting).map_err(login_err)?;
         tracing::info!(server = %greeting.server_version, id = greeting.connection_id, "connected to {target}");
+        // TLS over TCP only: a Unix socket is local, and already counts as a
+        // secure transport for the password.
+        let tls = match (&opts.endpoint, &opts.tls) {
+            (Endpoint::Tcp { host, .. }, Some(client)) => Some((host.as_str(), client)),
+            _ => None,
+        };
+        let server_offers_tls = greeting.offers_tls();
+        let use_tls = match tls {
+            Some(_) if server_offers_tls => true,
+            Some(_) if opts.ssl_mode == SslMode::Preferred => {
+                tracing::info!(
+                    "{target} does not offer TLS; continuing unencrypted (--ssl-mode preferred)"
+                );
+                false
+            }
+            Some(_) => {
+                return Err(Error::TlsUnavailable {
+                    target: target.to_string(),
+                    mode: opts.ssl_mode.flag_value(),
+                });
+            }
+            None => false,
+        };
+        // Negotiated::new keeps only what the server offers, so CLIENT_SSL is
+        // never claimed towards a server without it.
         let negotiated =
-            Negotiated::new(&greeting, opts.database.is_some(), false).map_err(login_err)?;
+            Negotiated::new(&greeting, opts.database.is_some(), use_tls).map_err(login_err)?;
+        if let (true, Some((host, client))) = (use_tls, tls) {
+            stream = upgrade(
+                stream,
+                &mut framer,
+                &inbuf,
+                &negotiated,
+                host,
+                client,
+                target,
+            )
+            .await?;
+        }
         let mut session = Self {
             stream,
             framer,
@@ -131,6 +170,8 @@ impl Session {
             password: opts.password.expose().as_bytes(),
             database: opts.database.as_deref(),
             secure_transport: session.stream.is_secure(),
+            server_public_key: opts.server_public_key_pem.as_deref(),
+            get_server_public_key: opts.get_server_public_key,
         };
         let (mut login, response) = Login::start(&greeting, &negotiated, &creds);
         session.send(&response).await.map_err(io_err)?;
@@ -242,6 +283,57 @@ impl Session {
         let _ = self.send(&[COM_QUIT]).await;
         let _ = self.stream.shutdown().await;
     }
+}
+
+/// The TLS upgrade: the SSL request in clear (sequence id 1), then the TLS
+/// handshake on the same socket. The handshake response that follows goes
+/// inside TLS with sequence id 2, which the framer's counter provides.
+async fn upgrade(
+    stream: Transport,
+    framer: &mut Framer,
+    inbuf: &InBuf,
+    negotiated: &Negotiated,
+    host: &str,
+    client: &tls::TlsClient,
+    target: &str,
+) -> Result<Transport, Error> {
+    let io_err = |source| Error::LoginIo {
+        target: target.to_string(),
+        source,
+    };
+    let Transport::Tcp(mut tcp) = stream else {
+        return Ok(stream);
+    };
+    // Bytes the server sent after its greeting would be read as plaintext
+    // after the switch; a well-behaved server sends nothing until our
+    // request, so anything here is an injection attempt.
+    if !inbuf.filled().is_empty() {
+        return Err(Error::Tls {
+            target: target.to_string(),
+            message: "the server sent unexpected data before the TLS handshake".into(),
+        });
+    }
+    let mut request = Vec::with_capacity(32);
+    negotiated.ssl_request(&mut request);
+    let mut packet = Vec::with_capacity(36);
+    framer.encode(&request, &mut packet);
+    tcp.write_all(&packet).await.map_err(io_err)?;
+    tcp.flush().await.map_err(io_err)?;
+    let name = tls::server_name(host).map_err(|message| Error::Tls {
+        target: target.to_string(),
+        message,
+    })?;
+    let connector = tokio_rustls::TlsConnector::from(client.config());
+    let stream = connector.connect(name, tcp).await.map_err(|e| Error::Tls {
+        target: target.to_string(),
+        message: tls::explain_handshake_error(&e, host),
+    })?;
+    tracing::debug!(
+        version = ?stream.get_ref().1.protocol_version(),
+        cipher = ?stream.get_ref().1.negotiated_cipher_suite().map(|c| c.suite()),
+        "TLS established"
+    );
+    Ok(Transport::Tls(Box::new(stream)))
 }
 
 async fn read_owned(

@@ -1,10 +1,11 @@
-//! The byte stream under a session: TCP or a Unix socket (TLS joins here).
+//! The byte stream under a session: TCP, TLS over TCP, or a Unix socket.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
+use tokio_rustls::client::TlsStream;
 
 /// A connected stream.
 #[derive(Debug)]
@@ -13,12 +14,14 @@ pub enum Transport {
     Tcp(TcpStream),
     /// Unix domain socket.
     Unix(UnixStream),
+    /// TLS over TCP (boxed: the rustls state is large and the enum is moved around).
+    Tls(Box<TlsStream<TcpStream>>),
 }
 
 impl Transport {
     /// Whether the transport itself protects a password sent in clear.
     pub fn is_secure(&self) -> bool {
-        matches!(self, Self::Unix(_))
+        matches!(self, Self::Unix(_) | Self::Tls(_))
     }
 }
 
@@ -31,6 +34,7 @@ impl AsyncRead for Transport {
         match self.get_mut() {
             Self::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             Self::Unix(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -44,6 +48,7 @@ impl AsyncWrite for Transport {
         match self.get_mut() {
             Self::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             Self::Unix(s) => Pin::new(s).poll_write(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -51,6 +56,7 @@ impl AsyncWrite for Transport {
         match self.get_mut() {
             Self::Tcp(s) => Pin::new(s).poll_flush(cx),
             Self::Unix(s) => Pin::new(s).poll_flush(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -58,6 +64,7 @@ impl AsyncWrite for Transport {
         match self.get_mut() {
             Self::Tcp(s) => Pin::new(s).poll_shutdown(cx),
             Self::Unix(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }
