@@ -81,6 +81,17 @@ pub struct Cli {
     #[arg(long, value_name = "SECONDS")]
     pub connect_timeout: Option<u64>,
 
+    /// Seconds the server may stay silent while a result is awaited or streaming; 0 waits
+    /// forever. A query that thinks longer than this before its first row needs a higher
+    /// value [default: 3600]
+    #[arg(long, value_name = "SECONDS")]
+    pub read_timeout: Option<u64>,
+
+    /// Largest row (packet) accepted, in bytes, with an optional K, M or G suffix (powers of
+    /// 1024); memory grows only as a row's bytes arrive [default: 1G]
+    #[arg(long, value_name = "BYTES")]
+    pub max_row_size: Option<String>,
+
     /// TLS mode: disabled, preferred, required, verify_ca, verify_identity
     #[arg(long, value_enum, value_name = "MODE")]
     pub ssl_mode: Option<SslMode>,

@@ -14,6 +14,18 @@ use std::time::Duration;
 /// Default time allowed for connecting and logging in.
 pub const DEFAULT_CONNECT_TIMEOUT: u64 = 30;
 
+/// Default longest silence from the server once the query is sent: long
+/// enough for a query that sorts or aggregates for many minutes before its
+/// first row, short enough that a dead server does not block a nightly job
+/// for good. `--read-timeout 0` waits forever.
+pub const DEFAULT_READ_TIMEOUT: u64 = 3600;
+
+/// Default largest row: the server's own ceiling for max_allowed_packet.
+pub const DEFAULT_MAX_ROW_SIZE: u64 = 1 << 30;
+
+/// Smallest accepted --max-row-size: the login packets must fit.
+const MIN_MAX_ROW_SIZE: u64 = 4096;
+
 /// A password: never printed, never logged.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret(String);
@@ -97,10 +109,45 @@ pub struct ConnectOptions {
     /// Time allowed for connecting and logging in.
     #[serde(serialize_with = "seconds")]
     pub connect_timeout: Duration,
+    /// Longest silence from the server after the query was sent (None: forever).
+    #[serde(serialize_with = "optional_seconds")]
+    pub read_timeout: Option<Duration>,
+    /// Largest packet (row) accepted, in bytes.
+    pub max_row_size: u64,
 }
 
 fn seconds<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(d.as_secs())
+}
+
+fn optional_seconds<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.map_or(0, |d| d.as_secs()))
+}
+
+/// A byte count in the config file: a number or a string such as "64M".
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ByteSize {
+    Number(u64),
+    Text(String),
+}
+
+/// Parses `123`, `64K`, `64M`, `1G` (powers of 1024, case-insensitive,
+/// optional trailing `B` or `iB`).
+fn parse_byte_size(text: &str) -> Option<u64> {
+    let t = text.trim().to_ascii_uppercase();
+    let t = t
+        .strip_suffix("IB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(&t);
+    let (digits, shift) = match t.as_bytes().last()? {
+        b'K' => (&t[..t.len() - 1], 10),
+        b'M' => (&t[..t.len() - 1], 20),
+        b'G' => (&t[..t.len() - 1], 30),
+        _ => (t, 0),
+    };
+    let n: u64 = digits.trim().parse().ok()?;
+    n.checked_mul(1 << shift)
 }
 
 /// Everything a run needs, validated.
@@ -143,6 +190,8 @@ struct FileConfig {
     null: Option<String>,
     binary: Option<BinaryEncoding>,
     connect_timeout: Option<u64>,
+    read_timeout: Option<u64>,
+    max_row_size: Option<ByteSize>,
     ssl_mode: Option<SslMode>,
     tls_ca_file: Option<PathBuf>,
     insecure_skip_hostname_verify: Option<bool>,
@@ -295,6 +344,28 @@ impl Config {
         if connect.options.connect_timeout.is_zero() {
             return Err(Error::usage("--connect-timeout must be at least 1 second"));
         }
+        let read_timeout = cli
+            .read_timeout
+            .or(file.read_timeout)
+            .unwrap_or(DEFAULT_READ_TIMEOUT);
+        connect.options.read_timeout =
+            (read_timeout > 0).then(|| Duration::from_secs(read_timeout));
+        let max_row_size = match (cli.max_row_size.as_ref(), file.max_row_size.as_ref()) {
+            (Some(text), _) | (None, Some(ByteSize::Text(text))) => parse_byte_size(text)
+                .ok_or_else(|| {
+                    Error::usage(format!(
+                        "--max-row-size {text:?} is not a size: use bytes or a number with K, M or G"
+                    ))
+                })?,
+            (None, Some(ByteSize::Number(n))) => *n,
+            (None, None) => DEFAULT_MAX_ROW_SIZE,
+        };
+        if !(MIN_MAX_ROW_SIZE..=DEFAULT_MAX_ROW_SIZE).contains(&max_row_size) {
+            return Err(Error::usage(format!(
+                "--max-row-size must be between 4K and 1G (the server's own limit), not {max_row_size}"
+            )));
+        }
+        connect.options.max_row_size = max_row_size;
 
         Ok(Self {
             connect: connect.options,
@@ -555,6 +626,8 @@ fn parse_url(text: &str) -> Result<ParsedUrl, Error> {
             server_public_key_pem: None,
             get_server_public_key: false,
             connect_timeout: Duration::from_secs(DEFAULT_CONNECT_TIMEOUT),
+            read_timeout: Some(Duration::from_secs(DEFAULT_READ_TIMEOUT)),
+            max_row_size: DEFAULT_MAX_ROW_SIZE,
         },
         url_ssl_mode,
     })
@@ -756,6 +829,54 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn byte_sizes() {
+        for (text, n) in [
+            ("4096", 4096),
+            ("64K", 64 << 10),
+            ("64m", 64 << 20),
+            ("1G", 1 << 30),
+            ("16MiB", 16 << 20),
+            ("2kb", 2048),
+        ] {
+            assert_eq!(parse_byte_size(text), Some(n), "{text}");
+        }
+        for bad in ["", "M", "1T", "-1", "1.5M", "99999999999999999999G", "x"] {
+            assert_eq!(parse_byte_size(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn read_timeout_and_max_row_size() {
+        let base = ["--db-url", URL, "-q", "x", "-o", "o"];
+        let c = resolve(&base, &[]).unwrap();
+        assert_eq!(
+            c.connect.read_timeout,
+            Some(Duration::from_secs(DEFAULT_READ_TIMEOUT))
+        );
+        assert_eq!(c.connect.max_row_size, 1 << 30);
+        let mut a = base.to_vec();
+        a.extend(["--read-timeout", "0", "--max-row-size", "64M"]);
+        let c = resolve(&a, &[]).unwrap();
+        assert_eq!(c.connect.read_timeout, None);
+        assert_eq!(c.connect.max_row_size, 64 << 20);
+        for bad in ["2G", "100", "lots"] {
+            let mut a = base.to_vec();
+            a.extend(["--max-row-size", bad]);
+            assert_eq!(resolve(&a, &[]).unwrap_err().exit_code(), 2, "{bad}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "read-timeout = 5\nmax-row-size = \"1M\"\n").unwrap();
+        let mut a = base.to_vec();
+        a.extend(["--config", file.to_str().unwrap()]);
+        let c = resolve(&a, &[]).unwrap();
+        assert_eq!(c.connect.read_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(c.connect.max_row_size, 1 << 20);
+        std::fs::write(&file, "max-row-size = 8192\n").unwrap();
+        assert_eq!(resolve(&a, &[]).unwrap().connect.max_row_size, 8192);
     }
 
     #[test]

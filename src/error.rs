@@ -141,6 +141,15 @@ pub enum StreamError {
     /// The connection broke.
     #[error("connection lost: {0}")]
     Io(#[from] io::Error),
+    /// The server sent nothing for the read timeout.
+    #[error(
+        "the server sent nothing for {seconds} s (raise --read-timeout for queries that \
+         think longer before their first row, or 0 to wait forever)"
+    )]
+    ReadTimeout {
+        /// The timeout that expired.
+        seconds: u64,
+    },
 }
 
 impl Error {
@@ -236,6 +245,13 @@ mod tests {
                 3,
             ),
             (Error::Query(ProtocolError::MissingCapability("x")), 4),
+            (
+                Error::Stream {
+                    rows: 7,
+                    source: StreamError::ReadTimeout { seconds: 2 },
+                },
+                4,
+            ),
             (
                 Error::Stream {
                     rows: 1,

@@ -80,6 +80,12 @@ pub async fn export<W: RowWriter>(
                 rows: pipeline.progress.rows,
                 source: StreamError::Io(e),
             },
+            PacketError::Timeout(limit) => Error::Stream {
+                rows: pipeline.progress.rows,
+                source: StreamError::ReadTimeout {
+                    seconds: limit.as_secs(),
+                },
+            },
         })?;
     let summary = pipeline.finish(&mut sink, config.allow_empty)?;
     sink.commit()?;

@@ -43,7 +43,14 @@ impl InBuf {
     }
 
     /// Reads at least once more from `stream`, first making room for `need`
-    /// unconsumed bytes in total. Fails with `UnexpectedEof` when the peer closed.
+    /// unconsumed bytes in total. Fails with `UnexpectedEof` when the peer
+    /// closed.
+    ///
+    /// The buffer grows at most to double its size per read, never straight
+    /// to `need`: a header that announces 16 MiB costs memory only as those
+    /// bytes actually arrive, so a lying server cannot make us allocate
+    /// what it never sends (the framer has already refused anything over
+    /// --max-row-size).
     pub async fn fill<S: AsyncRead + Unpin>(
         &mut self,
         stream: &mut S,
@@ -54,10 +61,9 @@ impl InBuf {
             self.data.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
-            if self.data.len() < need {
-                // Grow to what is needed, at least doubling: only rows larger
-                // than the buffer get here.
-                let new_len = need.max(self.data.len() * 2);
+            if self.end == self.data.len() && self.data.len() < need {
+                // Full and still short: only rows larger than the buffer get here.
+                let new_len = need.min(self.data.len().saturating_mul(2).max(1));
                 self.data.resize(new_len, 0);
             }
         }

@@ -7,7 +7,7 @@ pub mod transport;
 
 use crate::cli::SslMode;
 use crate::config::{ConnectOptions, Endpoint};
-use crate::error::Error;
+use crate::error::{Error, StreamError};
 use gd_protocol::ProtocolError;
 use gd_protocol::command::{COM_QUIT, com_query};
 use gd_protocol::framing::{Decoded, Framer};
@@ -15,13 +15,10 @@ use gd_protocol::handshake::{AuthStep, Credentials, Greeting, Login, Negotiated}
 use gd_protocol::resultset::QueryDecoder;
 use inbuf::InBuf;
 use std::io;
+use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpStream, UnixStream};
 use transport::Transport;
-
-/// Largest logical packet accepted: the server's own ceiling for
-/// max_allowed_packet. Memory is only used as bytes actually arrive.
-pub const MAX_PACKET: u64 = 1 << 30;
 
 /// Session variables for long streaming exports: the server must not give
 /// up on a client that is busy writing a slow disk (net_write_timeout
@@ -38,6 +35,8 @@ pub enum PacketError<E> {
     Io(io::Error),
     /// The bytes were not valid packets.
     Protocol(ProtocolError),
+    /// Nothing arrived for the read timeout.
+    Timeout(Duration),
     /// The handler failed.
     Handler(E),
 }
@@ -63,6 +62,8 @@ pub struct Session {
     /// The server's version string.
     pub server_version: String,
     send_buf: Vec<u8>,
+    /// Longest silence tolerated while a response is awaited (None: forever).
+    read_timeout: Option<Duration>,
 }
 
 impl Session {
@@ -106,13 +107,14 @@ impl Session {
             source,
         };
 
-        let mut framer = Framer::new(MAX_PACKET);
+        let mut framer = Framer::new(opts.max_row_size);
         let mut inbuf = InBuf::new(inbuf::DEFAULT_CAPACITY);
         let mut stream = stream;
         let greeting = read_owned(&mut stream, &mut framer, &mut inbuf)
             .await
             .map_err(|e| match e {
                 PacketError::Io(e) => io_err(e),
+                PacketError::Timeout(_) => io_err(io::ErrorKind::TimedOut.into()),
                 PacketError::Protocol(e) | PacketError::Handler(e) => login_err(e),
             })?;
         let greeting = Greeting::parse(&greeting).map_err(login_err)?;
@@ -164,6 +166,7 @@ impl Session {
             connection_id: greeting.connection_id,
             server_version: greeting.server_version.clone(),
             send_buf: Vec::with_capacity(256),
+            read_timeout: opts.read_timeout,
         };
         let creds = Credentials {
             user: &opts.user,
@@ -178,6 +181,7 @@ impl Session {
         loop {
             let packet = session.read_packet().await.map_err(|e| match e {
                 PacketError::Io(e) => io_err(e),
+                PacketError::Timeout(_) => io_err(io::ErrorKind::TimedOut.into()),
                 PacketError::Protocol(e) | PacketError::Handler(e) => login_err(e),
             })?;
             match login.on_packet(&packet).map_err(login_err)? {
@@ -187,7 +191,24 @@ impl Session {
             }
         }
         tracing::debug!(user = %opts.user, "logged in");
-        session.execute(SESSION_SETUP).await?;
+        // The set-up statement is still part of connecting: a connection
+        // lost or garbled here is a connection failure (3), not a query one.
+        session.execute(SESSION_SETUP).await.map_err(|e| match e {
+            Error::Stream {
+                source: StreamError::Io(e),
+                ..
+            } => io_err(e),
+            Error::Stream {
+                source: StreamError::ReadTimeout { .. },
+                ..
+            } => io_err(io::ErrorKind::TimedOut.into()),
+            Error::Stream {
+                source: StreamError::Protocol(e),
+                ..
+            }
+            | Error::Query(e) => login_err(e),
+            other => other,
+        })?;
         Ok(session)
     }
 
@@ -223,6 +244,12 @@ impl Session {
             PacketError::Io(e) => Error::Stream {
                 rows: 0,
                 source: e.into(),
+            },
+            PacketError::Timeout(limit) => Error::Stream {
+                rows: 0,
+                source: StreamError::ReadTimeout {
+                    seconds: limit.as_secs(),
+                },
             },
             PacketError::Protocol(e) | PacketError::Handler(e) => Error::Query(e),
         };
@@ -270,10 +297,15 @@ impl Session {
                 }
             };
             self.inbuf.consume(pos);
-            self.inbuf
-                .fill(&mut self.stream, need)
-                .await
-                .map_err(PacketError::Io)?;
+            let fill = self.inbuf.fill(&mut self.stream, need);
+            match self.read_timeout {
+                // Bounds the silence between reads, not the whole export.
+                Some(limit) => tokio::time::timeout(limit, fill)
+                    .await
+                    .map_err(|_| PacketError::Timeout(limit))?,
+                None => fill.await,
+            }
+            .map_err(PacketError::Io)?;
         }
     }
 
@@ -359,6 +391,7 @@ async fn read_owned(
             }
         };
         inbuf.consume(pos);
+        // The connect timeout bounds the whole login, so no read timeout here.
         inbuf.fill(stream, need).await.map_err(PacketError::Io)?;
     }
 }
