@@ -3,6 +3,8 @@
 //! `mariadb` client through `HEX()`, never with our own earlier output.
 
 mod common;
+#[path = "integration/faults.rs"]
+mod faults;
 #[path = "integration/streaming.rs"]
 mod streaming;
 #[path = "integration/tls.rs"]

@@ -7,6 +7,8 @@
 //! server cannot be had.
 #![allow(dead_code)]
 
+pub mod relay;
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
@@ -418,8 +420,21 @@ pub fn run(cmd: &mut Command) -> Run {
         .and_then(|s| s.parse().ok())
         .map(Duration::from_secs)
         .unwrap_or(Duration::from_secs(120));
+    run_with(cmd, limit, None, |_| {})
+}
+
+/// Like [`run`] with an explicit time `limit`, an optional stdout (captured when `None`), and
+/// `during`, called with the child's pid once it runs (to signal it or to act on the server
+/// while it works).
+pub fn run_with(
+    cmd: &mut Command,
+    limit: Duration,
+    stdout: Option<Stdio>,
+    during: impl FnOnce(u32),
+) -> Run {
+    let captured = stdout.is_none();
     let mut child = cmd
-        .stdout(Stdio::piped())
+        .stdout(stdout.unwrap_or_else(Stdio::piped))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
@@ -429,9 +444,10 @@ pub fn run(cmd: &mut Command) -> Run {
             r.read_to_end(&mut buf).map(|_| buf)
         })
     };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let out = captured.then(|| drain(Box::new(child.stdout.take().unwrap())));
     let err = drain(Box::new(child.stderr.take().unwrap()));
     let start = Instant::now();
+    during(child.id());
     let status = loop {
         if let Some(status) = child.try_wait().expect("waiting for gold_digger") {
             break status;
@@ -445,7 +461,9 @@ pub fn run(cmd: &mut Command) -> Run {
     };
     Run {
         status,
-        stdout: out.join().unwrap().expect("reading stdout"),
+        stdout: out
+            .map(|o| o.join().unwrap().expect("reading stdout"))
+            .unwrap_or_default(),
         stderr: err.join().unwrap().expect("reading stderr"),
     }
 }

@@ -1,0 +1,603 @@
+//! Issue 5: faults between the server and the output file. Each test damages one run of the
+//! real binary (through the fault relay, the server itself, the file system or a signal) and
+//! checks the exit code, the message, that the previous target file is untouched and that no
+//! temporary file is left.
+
+use crate::common::relay::{Fault, Relay, packets};
+use crate::common::{self, Run, gd, mariadb_batch, run_with, server};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PREVIOUS: &[u8] = b"previous complete export\n";
+
+/// A directory holding `out.csv` with [`PREVIOUS`] in it.
+struct Target {
+    dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl Target {
+    fn new() -> Self {
+        let dir = common::tempdir();
+        let path = dir.path().join("out.csv");
+        std::fs::write(&path, PREVIOUS).unwrap();
+        Target { dir, path }
+    }
+
+    /// The target holds the previous export and nothing else is in the directory.
+    #[track_caller]
+    fn assert_untouched(&self, what: &str) {
+        assert_eq!(
+            common::dir_entries(self.dir.path()),
+            ["out.csv"],
+            "{what}: files left behind"
+        );
+        assert_eq!(
+            common::read(&self.path),
+            PREVIOUS,
+            "{what}: the previous export was changed"
+        );
+    }
+}
+
+/// gold_digger exporting `query` through `url` into `target`.
+fn gd_to(url: &str, query: &str, target: &Path, extra: &[&str]) -> Command {
+    let mut cmd = gd();
+    cmd.args(["--db-url", url, "--query", query, "--output"])
+        .arg(target)
+        .args(extra);
+    cmd
+}
+
+fn run_limited(cmd: &mut Command, seconds: u64) -> Run {
+    run_with(cmd, Duration::from_secs(seconds), None, |_| {})
+}
+
+/// The number in "export failed after N rows".
+fn rows_reported(r: &Run) -> u64 {
+    let text = String::from_utf8_lossy(&r.stderr);
+    let rest = text
+        .split("export failed after ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no row count in the message:\n{r}"));
+    rest.split(' ').next().unwrap().parse().unwrap()
+}
+
+#[track_caller]
+fn assert_stderr_has(r: &Run, phrase: &str, what: &str) {
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains(phrase),
+        "{what}: the message lacks {phrase:?}\n{r}"
+    );
+}
+
+const CUT_QUERY: &str = "SELECT seq AS id, CONCAT('row-', seq) AS label, seq * 2 AS twice \
+                         FROM gd_test.seq_1_to_300";
+
+/// A clean run through the relay: the export works, and the server's bytes show where the
+/// handshake ends and the result begins.
+struct Layout {
+    /// The server's bytes, as recorded.
+    stream: Vec<u8>,
+    /// First byte of the query's response (everything before it belongs to connecting).
+    response_start: usize,
+    /// (offset, end) of the column-count and column-definition packets.
+    columns: Vec<(usize, usize)>,
+    /// End offsets of the row packets.
+    row_ends: Vec<usize>,
+}
+
+fn record_layout() -> Layout {
+    let relay = Relay::start(server().port, Fault::None);
+    let t = Target::new();
+    let r = run_limited(
+        &mut gd_to(
+            &relay.url("gd", "gd_pass", "gd_test"),
+            CUT_QUERY,
+            &t.path,
+            &[],
+        ),
+        30,
+    );
+    r.assert_code(0);
+    let csv = common::read(&t.path);
+    assert_eq!(
+        csv.iter().filter(|&&b| b == b'\n').count(),
+        301,
+        "header + 300 rows"
+    );
+    let rec = relay.stop();
+    assert_eq!(rec.len(), 1, "one connection");
+    let stream = rec[0].from_server.clone();
+    let pk = packets(&stream);
+    // Greeting, the login's OK, the session set-up's OK; then the query's response.
+    let oks: Vec<usize> = (1..pk.len()).filter(|&i| pk[i].first == Some(0)).collect();
+    let setup_ok = oks[1];
+    let response_start = pk[setup_ok].end();
+    let count = pk[setup_ok + 1].first.unwrap() as usize;
+    assert_eq!(count, 3);
+    let columns: Vec<(usize, usize)> = pk[setup_ok + 1..setup_ok + 2 + count]
+        .iter()
+        .map(|p| (p.offset, p.end()))
+        .collect();
+    // Rows end at the terminator (0xFE, short): with DEPRECATE_EOF there is no EOF after the
+    // definitions; without it, skip one.
+    let mut first_row = setup_ok + 2 + count;
+    if pk[first_row].first == Some(0xFE) && pk[first_row].len < 9 {
+        first_row += 1;
+    }
+    let row_ends: Vec<usize> = pk[first_row..pk.len() - 1]
+        .iter()
+        .map(|p| p.end())
+        .collect();
+    assert_eq!(row_ends.len(), 300);
+    assert_eq!(pk.last().unwrap().first, Some(0xFE));
+    assert_eq!(pk.last().unwrap().end(), stream.len());
+    Layout {
+        stream,
+        response_start,
+        columns,
+        row_ends,
+    }
+}
+
+/// Offsets spread over the greeting, the login, the set-up, the column definitions, the rows
+/// and the terminator: packet starts, header middles, first and last payload bytes.
+fn cut_offsets(l: &Layout) -> Vec<usize> {
+    let mut offsets = Vec::new();
+    for p in packets(&l.stream) {
+        offsets.extend([p.offset, p.offset + 2, p.offset + 4, p.end() - 1]);
+        if p.len > 8 {
+            offsets.push(p.offset + 4 + p.len / 2);
+        }
+    }
+    // All packets of connecting, column definitions and the terminator; 25 rows spread out.
+    let keep = |o: usize| {
+        if o < l.response_start || o < l.columns.last().unwrap().1 {
+            return true;
+        }
+        let row = l.row_ends.partition_point(|&e| e <= o);
+        row >= l.row_ends.len() || row % 12 == 0
+    };
+    offsets.retain(|&o| o < l.stream.len() && keep(o));
+    offsets.sort_unstable();
+    offsets.dedup();
+    offsets
+}
+
+#[test]
+fn relay_cuts_at_many_offsets_end_with_the_documented_code_and_no_partial_file() {
+    let layout = record_layout();
+    let offsets = cut_offsets(&layout);
+    assert!(offsets.len() >= 50, "only {} offsets", offsets.len());
+    let in_columns = offsets
+        .iter()
+        .filter(|&&o| o >= layout.columns[0].0 && o < layout.columns.last().unwrap().1)
+        .count();
+    let in_rows = offsets
+        .iter()
+        .filter(|&&o| o >= layout.columns.last().unwrap().1)
+        .count();
+    assert!(
+        layout.response_start > 0 && in_columns >= 10 && in_rows >= 20,
+        "offsets not spread: {offsets:?}"
+    );
+    for &offset in &offsets {
+        for rst in [false, true] {
+            let fault = if rst {
+                Fault::CutRst { after: offset }
+            } else {
+                Fault::CutFin { after: offset }
+            };
+            let what = format!("{fault:?}");
+            let relay = Relay::start(server().port, fault);
+            let t = Target::new();
+            let r = run_limited(
+                &mut gd_to(
+                    &relay.url("gd", "gd_pass", "gd_test"),
+                    CUT_QUERY,
+                    &t.path,
+                    &[],
+                ),
+                30,
+            );
+            drop(relay);
+            t.assert_untouched(&what);
+            if offset < layout.response_start {
+                assert_eq!(r.code(), 3, "{what}: cut while connecting\n{r}");
+                assert_stderr_has(&r, "during login", &what);
+            } else {
+                assert_eq!(r.code(), 4, "{what}: cut in the result\n{r}");
+                assert_stderr_has(&r, "output discarded", &what);
+                // Every complete row before the cut was decoded (a reset may lose some).
+                let complete = layout.row_ends.partition_point(|&e| e <= offset) as u64;
+                let reported = rows_reported(&r);
+                if rst {
+                    assert!(reported <= complete, "{what}: {reported} > {complete}\n{r}");
+                } else {
+                    assert_eq!(reported, complete, "{what}\n{r}");
+                }
+            }
+            assert!(
+                !r.output_text().contains("gd_pass"),
+                "{what}: password printed"
+            );
+        }
+    }
+}
+
+#[test]
+fn stall_in_the_rows_ends_with_read_timeout() {
+    let layout = record_layout();
+    let relay = Relay::start(
+        server().port,
+        Fault::Stall {
+            after: layout.row_ends[100],
+            stall: Duration::from_secs(60),
+        },
+    );
+    let t = Target::new();
+    let started = Instant::now();
+    // The run limit (20 s) is far below the stall (60 s): only the read timeout can end it.
+    let r = run_limited(
+        &mut gd_to(
+            &relay.url("gd", "gd_pass", "gd_test"),
+            CUT_QUERY,
+            &t.path,
+            &["--read-timeout", "1"],
+        ),
+        20,
+    );
+    r.assert_code(4);
+    assert_stderr_has(&r, "sent nothing for 1 s", "stall");
+    assert_stderr_has(&r, "--read-timeout", "stall");
+    assert_eq!(rows_reported(&r), 101);
+    t.assert_untouched("stall");
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn stall_in_the_greeting_ends_with_connect_timeout() {
+    let relay = Relay::start(
+        server().port,
+        Fault::Stall {
+            after: 10,
+            stall: Duration::from_secs(60),
+        },
+    );
+    let t = Target::new();
+    let r = run_limited(
+        &mut gd_to(
+            &relay.url("gd", "gd_pass", "gd_test"),
+            CUT_QUERY,
+            &t.path,
+            &["--connect-timeout", "1"],
+        ),
+        20,
+    );
+    r.assert_code(3);
+    assert_stderr_has(&r, "timed out after 1 s connecting", "greeting stall");
+    t.assert_untouched("greeting stall");
+}
+
+#[test]
+fn a_query_silent_longer_than_read_timeout_fails_and_zero_waits() {
+    let t = Target::new();
+    let r = run_limited(
+        &mut gd_to(
+            &server().url,
+            "SELECT SLEEP(3) AS s",
+            &t.path,
+            &["--read-timeout", "1"],
+        ),
+        30,
+    );
+    r.assert_code(4);
+    assert_stderr_has(&r, "sent nothing for 1 s", "slow first row");
+    t.assert_untouched("slow first row");
+    let r = run_limited(
+        &mut gd_to(
+            &server().url,
+            "SELECT SLEEP(2) AS s",
+            &t.path,
+            &["--read-timeout", "0"],
+        ),
+        30,
+    );
+    r.assert_code(0);
+    assert_eq!(common::read(&t.path), b"s\n0\n");
+}
+
+#[test]
+fn corrupted_bytes_end_with_clear_errors() {
+    let layout = record_layout();
+    let row = packets(&layout.stream)
+        .into_iter()
+        .find(|p| p.end() == layout.row_ends[50])
+        .unwrap();
+    let seq = layout.stream[row.offset + 3];
+    let cases = [
+        // The greeting's protocol version byte.
+        (
+            Fault::Corrupt {
+                offset: 4,
+                value: 9,
+            },
+            &[][..],
+            3,
+            "unsupported handshake protocol version 9",
+        ),
+        // A row's sequence id.
+        (
+            Fault::Corrupt {
+                offset: row.offset + 3,
+                value: seq.wrapping_add(7),
+            },
+            &[][..],
+            4,
+            "packets out of order",
+        ),
+        // A row's length grows past what the server sends: the client waits for bytes that
+        // never come, and the read timeout ends it.
+        (
+            Fault::Corrupt {
+                offset: row.offset + 2,
+                value: 0x10,
+            },
+            &["--read-timeout", "1"][..],
+            4,
+            "sent nothing for 1 s",
+        ),
+        // The terminator's first byte becomes a text row with a bad length prefix.
+        (
+            Fault::Corrupt {
+                offset: *layout.row_ends.last().unwrap() + 4,
+                value: 0xFF,
+            },
+            &[][..],
+            4,
+            "output discarded",
+        ),
+    ];
+    for (fault, extra, code, phrase) in cases {
+        let what = format!("{fault:?}");
+        let relay = Relay::start(server().port, fault);
+        let t = Target::new();
+        let r = run_limited(
+            &mut gd_to(
+                &relay.url("gd", "gd_pass", "gd_test"),
+                CUT_QUERY,
+                &t.path,
+                extra,
+            ),
+            30,
+        );
+        drop(relay);
+        assert_eq!(r.code(), code, "{what}\n{r}");
+        assert_stderr_has(&r, phrase, &what);
+        t.assert_untouched(&what);
+    }
+}
+
+/// Runs a slow export through a clean relay, waits until rows are flowing (the relay has
+/// carried `bytes` of the server's data), then runs `kill` as root; returns the run.
+fn kill_mid_stream(marker: &str, kill: &str) -> (Run, Target) {
+    let relay = Relay::start(server().port, Fault::None);
+    let t = Target::new();
+    let query = format!(
+        "SELECT seq AS {marker}, REPEAT('x', 200) AS pad, SLEEP(0.001) AS s \
+         FROM gd_test.seq_1_to_20000"
+    );
+    let r = run_with(
+        &mut gd_to(&relay.url("gd", "gd_pass", "gd_test"), &query, &t.path, &[]),
+        Duration::from_secs(60),
+        None,
+        |_| {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let flowing = || {
+                relay
+                    .recordings()
+                    .first()
+                    .is_some_and(|r| r.from_server.len() > 40_000)
+            };
+            while !flowing() {
+                assert!(Instant::now() < deadline, "rows never started flowing");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let ids = mariadb_batch(&format!(
+                "SELECT ID FROM information_schema.PROCESSLIST \
+                 WHERE INFO LIKE '%{marker}%' AND ID <> CONNECTION_ID()"
+            ));
+            assert_eq!(ids.len(), 1, "the export's connection: {ids:?}");
+            let id = String::from_utf8(ids[0][0].clone().unwrap()).unwrap();
+            mariadb_batch(&format!("{kill} {id}"));
+        },
+    );
+    (r, t)
+}
+
+#[test]
+fn kill_query_mid_stream_is_4_with_the_servers_error() {
+    let (r, t) = kill_mid_stream("gd_kill_query_marker", "KILL QUERY");
+    r.assert_code(4);
+    assert_stderr_has(&r, "ERROR 1317", "KILL QUERY");
+    assert_stderr_has(&r, "output discarded", "KILL QUERY");
+    assert!(rows_reported(&r) > 0, "killed before any row:\n{r}");
+    t.assert_untouched("KILL QUERY");
+}
+
+#[test]
+fn kill_connection_mid_stream_is_4() {
+    let (r, t) = kill_mid_stream("gd_kill_conn_marker", "KILL CONNECTION");
+    r.assert_code(4);
+    assert_stderr_has(&r, "output discarded", "KILL CONNECTION");
+    assert!(rows_reported(&r) > 0, "killed before any row:\n{r}");
+    t.assert_untouched("KILL CONNECTION");
+}
+
+#[test]
+fn err_packet_after_rows_is_4_with_code_and_message() {
+    let t = Target::new();
+    // From row 4 on the scalar subquery returns more than one row (ERROR 1242).
+    let query = "SELECT seq, (SELECT 1 FROM gd_test.seq_1_to_10 s WHERE s.seq < q.seq - 1) AS x \
+                 FROM gd_test.seq_1_to_10 q ORDER BY seq";
+    let r = run_limited(&mut gd_to(&server().url, query, &t.path, &[]), 30);
+    r.assert_code(4);
+    assert_stderr_has(
+        &r,
+        "ERROR 1242 (21000): Subquery returns more than 1 row",
+        "ERR",
+    );
+    assert_eq!(rows_reported(&r), 3, "{r}");
+    t.assert_untouched("ERR after rows");
+}
+
+#[test]
+fn rows_larger_than_max_row_size_are_refused() {
+    let t = Target::new();
+    let q = "SELECT REPEAT('x', 2000000) AS big";
+    let r = run_limited(
+        &mut gd_to(&server().url, q, &t.path, &["--max-row-size", "1M"]),
+        30,
+    );
+    r.assert_code(4);
+    assert_stderr_has(&r, "raise --max-row-size", "max-row-size");
+    t.assert_untouched("max-row-size");
+    let r = run_limited(
+        &mut gd_to(&server().url, q, &t.path, &["--max-row-size", "4M"]),
+        30,
+    );
+    r.assert_code(0);
+    assert_eq!(common::read(&t.path).len(), 4 + 2_000_000 + 1);
+}
+
+#[test]
+fn stdout_to_dev_full_is_5() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let r = run_with(
+        gd().args([
+            "--db-url",
+            &server().url,
+            "-q",
+            "SELECT seq FROM gd_test.seq_1_to_1000",
+            "-o",
+            "-",
+        ]),
+        Duration::from_secs(30),
+        Some(Stdio::from(full)),
+        |_| {},
+    );
+    r.assert_code(5);
+    assert_stderr_has(&r, "cannot write output -", "/dev/full");
+    assert_stderr_has(&r, "No space left on device", "/dev/full");
+}
+
+/// A 1 MiB tmpfs, unmounted when dropped.
+struct TinyFs {
+    dir: tempfile::TempDir,
+}
+
+impl TinyFs {
+    fn mount() -> Self {
+        let dir = common::tempdir();
+        let st = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1M", "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .expect("running mount");
+        assert!(
+            st.success(),
+            "mounting a tmpfs failed (the test needs root or CAP_SYS_ADMIN)"
+        );
+        TinyFs { dir }
+    }
+}
+
+impl Drop for TinyFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_5_and_leaves_the_previous_file() {
+    let fs = TinyFs::mount();
+    let path = fs.dir.path().join("out.csv");
+    std::fs::write(&path, PREVIOUS).unwrap();
+    // About 3 MB of CSV into 1 MiB.
+    let r = run_limited(
+        &mut gd_to(
+            &server().url,
+            "SELECT seq, REPEAT('x', 100) AS pad FROM gd_test.seq_1_to_30000",
+            &path,
+            &[],
+        ),
+        60,
+    );
+    r.assert_code(5);
+    assert_stderr_has(&r, "No space left on device", "tmpfs");
+    assert_eq!(common::dir_entries(fs.dir.path()), ["out.csv"]);
+    assert_eq!(common::read(&path), PREVIOUS);
+}
+
+/// A large export stalled by the relay after 2 MB (so the temporary file holds data), then
+/// `signal`: exits `code`, removes the temporary file, keeps the previous export.
+fn signal_mid_export(signal: &str, code: i32) {
+    let relay = Relay::start(
+        server().port,
+        Fault::Stall {
+            after: 2_000_000,
+            stall: Duration::from_secs(60),
+        },
+    );
+    let t = Target::new();
+    let dir = t.dir.path().to_path_buf();
+    let r = run_with(
+        &mut gd_to(
+            &relay.url("gd", "gd_pass", "gd_test"),
+            "SELECT seq, REPEAT('x', 100) AS pad FROM gd_test.seq_1_to_1000000",
+            &t.path,
+            &[],
+        ),
+        Duration::from_secs(30),
+        None,
+        |pid| {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let temp_with_data = || {
+                std::fs::read_dir(&dir).unwrap().any(|e| {
+                    let e = e.unwrap();
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(".out.csv.gd-tmp-")
+                        && e.metadata().unwrap().len() > 0
+                })
+            };
+            while !temp_with_data() {
+                assert!(Instant::now() < deadline, "no temporary file with data");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let st = Command::new("kill")
+                .args(["-s", signal, &pid.to_string()])
+                .status()
+                .unwrap();
+            assert!(st.success());
+        },
+    );
+    r.assert_code(code);
+    assert_stderr_has(&r, &format!("interrupted by SIG{signal}"), signal);
+    t.assert_untouched(signal);
+}
+
+#[test]
+fn sigint_mid_export_is_130_and_removes_the_temporary_file() {
+    signal_mid_export("INT", 130);
+}
+
+#[test]
+fn sigterm_mid_export_is_143_and_removes_the_temporary_file() {
+    signal_mid_export("TERM", 143);
+}
