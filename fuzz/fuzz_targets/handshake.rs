@@ -7,11 +7,22 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     // First byte: length of the greeting; the rest split into packets at 0x00 0x00.
-    let Some((&n, rest)) = data.split_first() else { return };
+    let Some((&n, rest)) = data.split_first() else {
+        return;
+    };
     let (greeting, rest) = rest.split_at((n as usize).min(rest.len()));
-    let Ok(g) = Greeting::parse(greeting) else { return };
-    let Ok(neg) = Negotiated::new(&g, true, false) else { return };
-    let creds = Credentials { user: "u", password: b"pw", database: Some("db"), secure_transport: false };
+    let Ok(g) = Greeting::parse(greeting) else {
+        return;
+    };
+    let Ok(neg) = Negotiated::new(&g, true, false) else {
+        return;
+    };
+    let creds = Credentials {
+        user: "u",
+        password: b"pw",
+        database: Some("db"),
+        secure_transport: false,
+    };
     let (mut login, response) = Login::start(&g, &neg, &creds);
     assert!(response.len() >= 32);
     for packet in rest.split(|&b| b == 0xAA) {

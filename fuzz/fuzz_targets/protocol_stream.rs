@@ -8,7 +8,9 @@ use gd_protocol::resultset::{Event, QueryDecoder};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&flags, input)) = data.split_first() else { return };
+    let Some((&flags, input)) = data.split_first() else {
+        return;
+    };
     let mut framer = Framer::new(1 << 20);
     framer.encode(b"\x03q", &mut Vec::new());
     let mut decoder = QueryDecoder::new(flags & 1 != 0, flags & 2 != 0);
