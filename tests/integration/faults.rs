@@ -601,3 +601,100 @@ fn sigint_mid_export_is_130_and_removes_the_temporary_file() {
 fn sigterm_mid_export_is_143_and_removes_the_temporary_file() {
     signal_mid_export("TERM", 143);
 }
+
+/// Records real exchanges with the test server as fuzz seeds under fuzz/corpus-seeds/:
+/// `cargo test --test integration record_fuzz_seeds -- --ignored` (then commit them).
+/// Inputs follow each target's layout (see fuzz/fuzz_targets/*.rs).
+#[test]
+#[ignore = "writes fuzz seeds into the source tree; run by hand"]
+fn record_fuzz_seeds() {
+    let root = common::repo_root().join("fuzz/corpus-seeds");
+    let queries = [
+        ("cut_query", CUT_QUERY),
+        ("all_types", "SELECT * FROM gd_test.all_types ORDER BY id"),
+        ("tricky", "SELECT id, v FROM gd_test.tricky ORDER BY id"),
+        (
+            "err_after_rows",
+            "SELECT seq, (SELECT 1 FROM gd_test.seq_1_to_10 s WHERE s.seq < q.seq - 1) AS x \
+             FROM gd_test.seq_1_to_10 q ORDER BY seq",
+        ),
+        ("no_rows", "SELECT * FROM gd_test.empty_table"),
+        ("syntax_error", "SELEC 1"),
+        (
+            "json",
+            "SELECT JSON_OBJECT('a', 1, 'b', NULL) AS j, 1.50 AS d, NULL AS n",
+        ),
+    ];
+    let write = |target: &str, name: &str, bytes: &[u8]| {
+        let dir = root.join(target);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), bytes).unwrap();
+    };
+    for (name, query) in queries {
+        let relay = Relay::start(server().port, Fault::None);
+        let t = Target::new();
+        let _ = run_limited(
+            &mut gd_to(
+                &relay.url("gd", "gd_pass", "gd_test"),
+                query,
+                &t.path,
+                &["--allow-empty"],
+            ),
+            30,
+        );
+        let rec = relay.stop();
+        let stream = &rec[0].from_server;
+        let pk = packets(stream);
+        let oks: Vec<usize> = (1..pk.len()).filter(|&i| pk[i].first == Some(0)).collect();
+        let greeting = &stream[4..pk[0].end()];
+        let login_ok = &stream[pk[oks[0]].offset + 4..pk[oks[0]].end()];
+        let response = &stream[pk[oks[1]].end()..];
+        // protocol_stream: a flags byte (DEPRECATE_EOF, extended metadata, as negotiated with
+        // MariaDB 10.11) and the response as framed on the wire.
+        // Responses over 64 KiB (all_types' large values) only slow the fuzzer down.
+        if response.len() < 64 * 1024 {
+            let mut seed = vec![3u8];
+            seed.extend_from_slice(response);
+            write("protocol_stream", name, &seed);
+        }
+        // column_def: each column definition payload of the response.
+        let rp = packets(response);
+        if let Some(count) = rp.first().and_then(|p| p.first).filter(|&c| c < 0xFB) {
+            for (i, p) in rp[1..=usize::from(count).min(rp.len() - 1)]
+                .iter()
+                .enumerate()
+            {
+                write(
+                    "column_def",
+                    &format!("{name}_{i}"),
+                    &response[p.offset + 4..p.end()],
+                );
+            }
+        }
+        if name == "cut_query" {
+            // handshake: greeting length, greeting, then the login's packets split at 0xAA.
+            let mut seed = vec![u8::try_from(greeting.len()).unwrap()];
+            seed.extend_from_slice(greeting);
+            seed.extend_from_slice(login_ok);
+            write("handshake", "mariadb_native_ok", &seed);
+            // A wrong password: the same greeting, then the server's ERR.
+            let relay = Relay::start(server().port, Fault::None);
+            let _ = run_limited(
+                &mut gd_to(
+                    &relay.url("gd", "wrong_pass", "gd_test"),
+                    query,
+                    &t.path,
+                    &[],
+                ),
+                30,
+            );
+            let rec = relay.stop();
+            let s = &rec[0].from_server;
+            let pk = packets(s);
+            let mut seed = vec![u8::try_from(pk[0].len).unwrap()];
+            seed.extend_from_slice(&s[4..pk[0].end()]);
+            seed.extend_from_slice(&s[pk[1].offset + 4..pk[1].end()]);
+            write("handshake", "mariadb_access_denied", &seed);
+        }
+    }
+}
