@@ -6,7 +6,9 @@ use gd_protocol::handshake::{Credentials, Greeting, Login, Negotiated};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    // First byte: length of the greeting; the rest split into packets at 0x00 0x00.
+    // First byte: length of the greeting; the rest split into packets at 0xAA.
+    // The input's length picks the transport and the RSA-key policy, so that
+    // the clear-password and caching_sha2 paths are reached too.
     let Some((&n, rest)) = data.split_first() else {
         return;
     };
@@ -21,7 +23,9 @@ fuzz_target!(|data: &[u8]| {
         user: "u",
         password: b"pw",
         database: Some("db"),
-        secure_transport: false,
+        secure_transport: data.len() % 2 == 0,
+        server_public_key: None,
+        get_server_public_key: data.len() % 4 >= 2,
     };
     let (mut login, response) = Login::start(&g, &neg, &creds);
     assert!(response.len() >= 32);

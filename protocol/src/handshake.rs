@@ -582,7 +582,7 @@ impl Login {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::error::ServerError;
 

@@ -42,6 +42,9 @@ pub mod reader;
 pub mod resultset;
 pub mod row;
 
+#[cfg(test)]
+mod hostile;
+
 pub use column::{ColumnDef, ColumnKind};
 pub use error::{ProtocolError, ServerError};
 pub use row::{RowDecoder, RowView};

@@ -78,3 +78,54 @@ impl InBuf {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn a_huge_claim_allocates_only_what_arrives() {
+        block_on(async {
+            let mut buf = InBuf::new(1024);
+            // A header announcing 16 MiB, then 100 bytes and the end of the stream.
+            let data = vec![7u8; 100];
+            let mut stream: &[u8] = &data;
+            buf.fill(&mut stream, 16 << 20).await.unwrap();
+            assert_eq!(buf.filled().len(), 100);
+            assert_eq!(buf.data.len(), 1024, "no growth before the buffer is full");
+            let err = buf.fill(&mut stream, 16 << 20).await.unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+
+            // 5000 bytes arriving: the buffer at most doubles past what is held.
+            let data = vec![1u8; 5000];
+            let mut stream: &[u8] = &data;
+            let mut buf = InBuf::new(1024);
+            while buf.filled().len() < 5000 {
+                buf.fill(&mut stream, 16 << 20).await.unwrap();
+                assert!(buf.data.len() <= 2 * buf.filled().len().max(1024));
+            }
+            assert!(buf.filled().iter().all(|&b| b == 1));
+        });
+    }
+
+    #[test]
+    fn consumed_bytes_make_room_before_growing() {
+        block_on(async {
+            let data: Vec<u8> = (0..3000u32).map(|i| i as u8).collect();
+            let mut stream: &[u8] = &data;
+            let mut buf = InBuf::new(1024);
+            buf.fill(&mut stream, 10).await.unwrap();
+            buf.consume(1000);
+            buf.fill(&mut stream, 100).await.unwrap();
+            assert_eq!(buf.data.len(), 1024);
+            assert_eq!(buf.filled()[0], 1000u32 as u8);
+        });
+    }
+}
