@@ -2,6 +2,8 @@
 //! (scripts/test-db.sh), its exports compared with the server's own values as read by the
 //! `mariadb` client through `HEX()`, never with our own earlier output.
 
+#[path = "integration/bad_input.rs"]
+mod bad_input;
 mod common;
 #[path = "integration/faults.rs"]
 mod faults;
