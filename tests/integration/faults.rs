@@ -183,6 +183,15 @@ fn relay_cuts_at_many_offsets_end_with_the_documented_code_and_no_partial_file()
         layout.response_start > 0 && in_columns >= 10 && in_rows >= 20,
         "offsets not spread: {offsets:?}"
     );
+    let connecting = offsets
+        .iter()
+        .filter(|&&o| o < layout.response_start)
+        .count();
+    eprintln!(
+        "{} offsets: {connecting} while connecting, {in_columns} in column definitions, \
+         {in_rows} in rows and terminator",
+        offsets.len()
+    );
     for &offset in &offsets {
         for rst in [false, true] {
             let fault = if rst {
