@@ -95,9 +95,13 @@ impl Relay {
         }
     }
 
-    /// `mysql://user:password@127.0.0.1:<relay port>/db`.
+    /// `mysql://user:password@127.0.0.1:<relay port>/db?ssl-mode=disabled`: plaintext, so
+    /// that fault offsets fall on MySQL packets rather than inside TLS records.
     pub fn url(&self, user: &str, password: &str, db: &str) -> String {
-        format!("mysql://{user}:{password}@127.0.0.1:{}/{db}", self.port)
+        format!(
+            "mysql://{user}:{password}@127.0.0.1:{}/{db}?ssl-mode=disabled",
+            self.port
+        )
     }
 
     /// The recordings of the connections so far, in accept order.

@@ -256,13 +256,37 @@ fn cases() -> Vec<Bad> {
             2,
             "is not a size",
         ),
-        // --- TLS flags (until TLS lands they are refused as usage errors)
+        // --- TLS files and flags (checked before connecting)
         with_url(
-            "TLS CA file",
+            "TLS CA file missing",
             &["--tls-ca-file", "/nonexistent/ca.pem"],
             2,
-            "TLS",
+            "CA file (--tls-ca-file)",
         ),
+        Bad {
+            config: Some("not a certificate\n".into()),
+            ..with_url(
+                "TLS CA file not PEM",
+                &["--tls-ca-file", "{cfg}"],
+                2,
+                "no PEM certificate",
+            )
+        },
+        with_url(
+            "TLS cert without key",
+            &["--tls-cert", "/nonexistent/c.pem"],
+            2,
+            "go together",
+        ),
+        Bad {
+            config: Some("not a certificate\n".into()),
+            ..with_url(
+                "TLS client cert not PEM",
+                &["--tls-cert", "{cfg}", "--tls-key", "{cfg}"],
+                2,
+                "client certificate (--tls-cert)",
+            )
+        },
         with_url(
             "TLS flags together",
             &["--tls-ca-file", "/x.pem", "--allow-invalid-certificate"],
@@ -386,7 +410,8 @@ fn check_all(cases: &[Bad], verbose: &[&str]) {
 #[test]
 fn bad_invocations_exit_with_their_code_and_phrase_and_never_print_the_password() {
     let cases = cases();
-    assert!(cases.len() >= 30);
+    assert!(cases.len() >= 30, "{} cases", cases.len());
+    eprintln!("{} bad invocations", cases.len());
     check_all(&cases, &[]);
 }
 
