@@ -16,12 +16,15 @@ eval "$(scripts/test-db.sh env)"
 export GD_TEST_SOCKET GD_TEST_PORT GD_TEST_URL GD_TEST_SOCKET_URL
 
 cargo llvm-cov clean --workspace
-cargo llvm-cov --workspace --no-report
+# Report even when a test fails (then exit non-zero at the end).
+status=0
+cargo llvm-cov --workspace --no-report --no-fail-fast || status=$?
 if [[ ${1:-} == --html ]]; then
-    cargo llvm-cov report --html
+    cargo llvm-cov report --workspace --html
 fi
 json=target/llvm-cov/summary.json
-cargo llvm-cov report --json --summary-only --output-path "$json"
+mkdir -p target/llvm-cov
+cargo llvm-cov report --workspace --json --summary-only --output-path "$json"
 # Group the per-file line counts: the protocol crate, the writers (src/format), and the rest
 # of the binary crate; then the whole project.
 python3 - "$json" "$REPO" <<'PY'
@@ -46,3 +49,4 @@ print(f"{'part':28} {'lines':>7} {'covered':>8} {'%':>7}")
 for key, (c, n) in groups.items():
     print(f"{key:28} {n:7} {c:8} {100 * c / max(n, 1):6.1f}%")
 PY
+exit "$status"
