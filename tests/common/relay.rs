@@ -104,6 +104,14 @@ impl Relay {
         )
     }
 
+    /// Like [`Relay::url`] but with `ssl-mode=required`: the relay then carries TLS records.
+    pub fn url_tls(&self, user: &str, password: &str, db: &str) -> String {
+        format!(
+            "mysql://{user}:{password}@127.0.0.1:{}/{db}?ssl-mode=required",
+            self.port
+        )
+    }
+
     /// The recordings of the connections so far, in accept order.
     pub fn recordings(&self) -> Vec<Recording> {
         self.recordings

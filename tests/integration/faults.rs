@@ -236,6 +236,69 @@ fn relay_cuts_at_many_offsets_end_with_the_documented_code_and_no_partial_file()
     }
 }
 
+/// The same under TLS: the relay cannot see packets inside TLS records, so the offsets are
+/// spread over the whole recorded stream and the phase is not known in advance; every cut
+/// must still end in time with 3 (while connecting) or 4 (in the result), and never leave a
+/// partial file.
+#[test]
+fn relay_cuts_under_tls_end_cleanly() {
+    let relay = Relay::start(server().port, Fault::None);
+    let t = Target::new();
+    run_limited(
+        &mut gd_to(
+            &relay.url_tls("gd", "gd_pass", "gd_test"),
+            CUT_QUERY,
+            &t.path,
+            &[],
+        ),
+        30,
+    )
+    .assert_code(0);
+    let total = relay.stop()[0].from_server.len();
+    let offsets: Vec<usize> = (0..30).map(|k| k * total / 30).collect();
+    let mut codes = [0usize; 2];
+    for (i, &offset) in offsets.iter().enumerate() {
+        let fault = if i % 2 == 0 {
+            Fault::CutFin { after: offset }
+        } else {
+            Fault::CutRst { after: offset }
+        };
+        let what = format!("TLS {fault:?} of {total}");
+        let relay = Relay::start(server().port, fault);
+        let t = Target::new();
+        let r = run_limited(
+            &mut gd_to(
+                &relay.url_tls("gd", "gd_pass", "gd_test"),
+                CUT_QUERY,
+                &t.path,
+                &[],
+            ),
+            30,
+        );
+        drop(relay);
+        t.assert_untouched(&what);
+        match r.code() {
+            3 => codes[0] += 1,
+            4 => {
+                assert_stderr_has(&r, "output discarded", &what);
+                codes[1] += 1;
+            }
+            other => panic!("{what}: exit {other}\n{r}"),
+        }
+        assert!(
+            !r.output_text().contains("gd_pass"),
+            "{what}: password printed"
+        );
+    }
+    // The rows are most of the bytes, so both phases must have been hit.
+    assert!(
+        codes[0] > 0 && codes[1] > 0,
+        "3: {}, 4: {}",
+        codes[0],
+        codes[1]
+    );
+}
+
 #[test]
 fn stall_in_the_rows_ends_with_read_timeout() {
     let layout = record_layout();
