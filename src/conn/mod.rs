@@ -125,6 +125,15 @@ impl Session {
             (Endpoint::Tcp { host, .. }, Some(client)) => Some((host.as_str(), client)),
             _ => None,
         };
+        if matches!(opts.endpoint, Endpoint::Socket { .. })
+            && !matches!(opts.ssl_mode, SslMode::Disabled | SslMode::Preferred)
+        {
+            tracing::warn!(
+                "--ssl-mode {:?} has no effect on a Unix socket: the connection is local and is \
+                 not encrypted",
+                opts.ssl_mode
+            );
+        }
         let server_offers_tls = greeting.offers_tls();
         let use_tls = match tls {
             Some(_) if server_offers_tls => true,

@@ -234,6 +234,30 @@ fn root_logs_in_over_the_unix_socket() {
 }
 
 #[test]
+fn a_verifying_ssl_mode_on_a_socket_warns_that_it_has_no_effect() {
+    let url = format!(
+        "mysql://root@localhost/gd_test?socket={}",
+        server().socket.display()
+    );
+    let r = run(gd().args([
+        "--db-url",
+        &url,
+        "--ssl-mode",
+        "required",
+        "-q",
+        "SELECT 1 AS one",
+        "-o",
+        "-",
+        "-f",
+        "csv",
+    ]));
+    r.assert_code(0);
+    assert_eq!(String::from_utf8_lossy(&r.stdout), "one\n1\n");
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(stderr.contains("no effect on a Unix socket"), "{stderr}");
+}
+
+#[test]
 fn a_closed_stdout_ends_quietly_with_zero() {
     let mut child = gd()
         .args([
