@@ -194,25 +194,9 @@ fn relay_cuts_at_many_offsets_end_with_the_documented_code_and_no_partial_file()
     );
     for &offset in &offsets {
         for rst in [false, true] {
-            let fault = if rst {
-                Fault::CutRst { after: offset }
-            } else {
-                Fault::CutFin { after: offset }
-            };
+            let fault = cut(offset, rst);
             let what = format!("{fault:?}");
-            let relay = Relay::start(server().port, fault);
-            let t = Target::new();
-            let r = run_limited(
-                &mut gd_to(
-                    &relay.url("gd", "gd_pass", "gd_test"),
-                    CUT_QUERY,
-                    &t.path,
-                    &[],
-                ),
-                30,
-            );
-            drop(relay);
-            t.assert_untouched(&what);
+            let r = export_through_cut(fault, false, &what);
             if offset < layout.response_start {
                 assert_eq!(r.code(), 3, "{what}: cut while connecting\n{r}");
                 assert_stderr_has(&r, "during login", &what);
@@ -228,12 +212,38 @@ fn relay_cuts_at_many_offsets_end_with_the_documented_code_and_no_partial_file()
                     assert_eq!(reported, complete, "{what}\n{r}");
                 }
             }
-            assert!(
-                !r.output_text().contains("gd_pass"),
-                "{what}: password printed"
-            );
         }
     }
+}
+
+/// A cut after `offset` server bytes, with RST or FIN.
+fn cut(offset: usize, rst: bool) -> Fault {
+    if rst {
+        Fault::CutRst { after: offset }
+    } else {
+        Fault::CutFin { after: offset }
+    }
+}
+
+/// Runs `CUT_QUERY` through a relay applying `fault` (over TLS when `tls`), within 30 s, and
+/// checks what every fault must leave: the previous target untouched, no temporary file, and
+/// no password in the output. The exit code is the caller's to check.
+fn export_through_cut(fault: Fault, tls: bool, what: &str) -> Run {
+    let relay = Relay::start(server().port, fault);
+    let url = if tls {
+        relay.url_tls("gd", "gd_pass", "gd_test")
+    } else {
+        relay.url("gd", "gd_pass", "gd_test")
+    };
+    let t = Target::new();
+    let r = run_limited(&mut gd_to(&url, CUT_QUERY, &t.path, &[]), 30);
+    drop(relay);
+    t.assert_untouched(what);
+    assert!(
+        !r.output_text().contains("gd_pass"),
+        "{what}: password printed"
+    );
+    r
 }
 
 /// The same under TLS: the relay cannot see packets inside TLS records, so the offsets are
@@ -258,25 +268,9 @@ fn relay_cuts_under_tls_end_cleanly() {
     let offsets: Vec<usize> = (0..30).map(|k| k * total / 30).collect();
     let mut codes = [0usize; 2];
     for (i, &offset) in offsets.iter().enumerate() {
-        let fault = if i % 2 == 0 {
-            Fault::CutFin { after: offset }
-        } else {
-            Fault::CutRst { after: offset }
-        };
+        let fault = cut(offset, i % 2 == 1);
         let what = format!("TLS {fault:?} of {total}");
-        let relay = Relay::start(server().port, fault);
-        let t = Target::new();
-        let r = run_limited(
-            &mut gd_to(
-                &relay.url_tls("gd", "gd_pass", "gd_test"),
-                CUT_QUERY,
-                &t.path,
-                &[],
-            ),
-            30,
-        );
-        drop(relay);
-        t.assert_untouched(&what);
+        let r = export_through_cut(fault, true, &what);
         match r.code() {
             3 => codes[0] += 1,
             4 => {
@@ -285,10 +279,6 @@ fn relay_cuts_under_tls_end_cleanly() {
             }
             other => panic!("{what}: exit {other}\n{r}"),
         }
-        assert!(
-            !r.output_text().contains("gd_pass"),
-            "{what}: password printed"
-        );
     }
     // The rows are most of the bytes, so both phases must have been hit.
     assert!(

@@ -210,12 +210,19 @@ fn only_the_first_result_set_is_exported_with_a_warning() {
     );
 }
 
+/// root over the test server's Unix socket (unix_socket authentication).
+fn socket_url() -> String {
+    server().socket_url.clone().unwrap_or_else(|| {
+        format!(
+            "mysql://root@localhost/gd_test?socket={}",
+            server().socket.display()
+        )
+    })
+}
+
 #[test]
 fn root_logs_in_over_the_unix_socket() {
-    let url = format!(
-        "mysql://root@localhost/gd_test?socket={}",
-        server().socket.display()
-    );
+    let url = socket_url();
     let r = run(gd().args([
         "--db-url",
         &url,
@@ -235,10 +242,7 @@ fn root_logs_in_over_the_unix_socket() {
 
 #[test]
 fn a_verifying_ssl_mode_on_a_socket_warns_that_it_has_no_effect() {
-    let url = format!(
-        "mysql://root@localhost/gd_test?socket={}",
-        server().socket.display()
-    );
+    let url = socket_url();
     let r = run(gd().args([
         "--db-url",
         &url,
