@@ -586,6 +586,22 @@ pub(crate) mod tests {
     use super::*;
     use crate::error::ServerError;
 
+    /// Credentials without a database or server key, for the login tests.
+    pub(crate) fn creds<'a>(
+        user: &'a str,
+        password: &'a [u8],
+        secure_transport: bool,
+    ) -> Credentials<'a> {
+        Credentials {
+            user,
+            password,
+            database: None,
+            secure_transport,
+            server_public_key: None,
+            get_server_public_key: false,
+        }
+    }
+
     /// A MariaDB 10.11 greeting, built field by field per the v10 layout.
     pub(crate) fn mariadb_greeting(plugin: &str) -> Vec<u8> {
         let mut p = vec![10];
@@ -686,14 +702,7 @@ pub(crate) mod tests {
     fn auth_switch_to_unix_socket_then_ok() {
         let g = Greeting::parse(&mariadb_greeting("mysql_native_password")).unwrap();
         let n = Negotiated::new(&g, false, false).unwrap();
-        let creds = Credentials {
-            user: "root",
-            password: b"",
-            database: None,
-            secure_transport: true,
-            server_public_key: None,
-            get_server_public_key: false,
-        };
+        let creds = creds("root", b"", true);
         let (mut login, _) = Login::start(&g, &n, &creds);
         let step = login.on_packet(b"\xfeunix_socket\0").unwrap();
         assert_eq!(step, AuthStep::Send(Vec::new()));
@@ -705,14 +714,7 @@ pub(crate) mod tests {
     fn auth_switch_to_native_uses_the_new_nonce() {
         let g = Greeting::parse(&mariadb_greeting("unix_socket")).unwrap();
         let n = Negotiated::new(&g, false, false).unwrap();
-        let creds = Credentials {
-            user: "u",
-            password: b"pw",
-            database: None,
-            secure_transport: false,
-            server_public_key: None,
-            get_server_public_key: false,
-        };
+        let creds = creds("u", b"pw", false);
         let (mut login, _) = Login::start(&g, &n, &creds);
         let step = login
             .on_packet(b"\xfemysql_native_password\0ABCDEFGHIJKLMNOPQRST\0")
@@ -729,14 +731,7 @@ pub(crate) mod tests {
     fn unsupported_plugins_are_named() {
         let g = Greeting::parse(&mariadb_greeting("mysql_native_password")).unwrap();
         let n = Negotiated::new(&g, false, false).unwrap();
-        let creds = Credentials {
-            user: "u",
-            password: b"pw",
-            database: None,
-            secure_transport: false,
-            server_public_key: None,
-            get_server_public_key: false,
-        };
+        let creds = creds("u", b"pw", false);
         let (mut login, _) = Login::start(&g, &n, &creds);
         let err = login.on_packet(b"\xfeclient_ed25519\0nonce").unwrap_err();
         assert!(err.to_string().contains("client_ed25519"), "{err}");
@@ -754,14 +749,7 @@ pub(crate) mod tests {
     fn caching_sha2_fast_and_full_paths() {
         let g = Greeting::parse(&mariadb_greeting("caching_sha2_password")).unwrap();
         let n = Negotiated::new(&g, false, false).unwrap();
-        let creds = Credentials {
-            user: "u",
-            password: b"pw",
-            database: None,
-            secure_transport: false,
-            server_public_key: None,
-            get_server_public_key: false,
-        };
+        let creds = creds("u", b"pw", false);
         let (mut login, resp) = Login::start(&g, &n, &creds);
         let want = scramble_sha256(b"abcdefghijklmnopqrst", b"pw").unwrap();
         assert!(resp.windows(32).any(|w| w == want));
@@ -777,17 +765,6 @@ pub(crate) mod tests {
             login.on_packet(&[0x01, 0x04]).unwrap(),
             AuthStep::Send(b"pw\0".to_vec())
         );
-    }
-
-    fn creds_over(secure: bool) -> Credentials<'static> {
-        Credentials {
-            user: "u",
-            password: b"pw",
-            database: None,
-            secure_transport: secure,
-            server_public_key: None,
-            get_server_public_key: false,
-        }
     }
 
     fn sha2_login(creds: &Credentials<'_>) -> Login {
@@ -864,7 +841,7 @@ pub(crate) mod tests {
     fn caching_sha2_rsa_with_a_given_key() {
         let creds = Credentials {
             server_public_key: Some(RSA_PUBLIC.as_bytes()),
-            ..creds_over(false)
+            ..creds("u", b"pw", false)
         };
         let mut login = sha2_login(&creds);
         let AuthStep::Send(cipher) = login.on_packet(&[0x01, 0x04]).unwrap() else {
@@ -881,7 +858,7 @@ pub(crate) mod tests {
     fn caching_sha2_rsa_asking_the_server() {
         let creds = Credentials {
             get_server_public_key: true,
-            ..creds_over(false)
+            ..creds("u", b"pw", false)
         };
         let mut login = sha2_login(&creds);
         // Full authentication requested: we ask for the key (0x02)...
@@ -923,7 +900,7 @@ pub(crate) mod tests {
 
     #[test]
     fn caching_sha2_without_key_or_tls_refuses_and_names_the_flags() {
-        let mut login = sha2_login(&creds_over(false));
+        let mut login = sha2_login(&creds("u", b"pw", false));
         let e = login.on_packet(&[0x01, 0x04]).unwrap_err().to_string();
         assert!(
             e.contains("--get-server-public-key") && e.contains("--server-public-key"),
@@ -936,7 +913,7 @@ pub(crate) mod tests {
     fn hostile_server_keys_are_errors_not_panics() {
         let creds = Credentials {
             get_server_public_key: true,
-            ..creds_over(false)
+            ..creds("u", b"pw", false)
         };
         let short_body = "-----BEGIN PUBLIC KEY-----\nMAA=\n-----END PUBLIC KEY-----\n";
         let pkcs1_tiny =
@@ -969,7 +946,7 @@ pub(crate) mod tests {
         use sha2::{Digest, Sha512};
         let g = Greeting::parse(&mariadb_greeting("mysql_native_password")).unwrap();
         let n = Negotiated::new(&g, false, false).unwrap();
-        let (mut login, _) = Login::start(&g, &n, &creds_over(false));
+        let (mut login, _) = Login::start(&g, &n, &creds("u", b"pw", false));
         // The nonce ends with a 0 byte on purpose: it must not be stripped.
         let nonce: Vec<u8> = (1..=31).chain([0]).collect();
         let mut switch = b"\xfeclient_ed25519\0".to_vec();
@@ -999,7 +976,7 @@ pub(crate) mod tests {
         );
         assert_eq!(EdwardsPoint::mul_base(&s), r + k * a);
         // A wrong-length nonce is an error, not a bogus signature.
-        let (mut login, _) = Login::start(&g, &n, &creds_over(false));
+        let (mut login, _) = Login::start(&g, &n, &creds("u", b"pw", false));
         assert!(login.on_packet(b"\xfeclient_ed25519\0short").is_err());
     }
 
@@ -1007,13 +984,13 @@ pub(crate) mod tests {
     fn clear_password_only_over_a_secure_transport() {
         let g = Greeting::parse(&mariadb_greeting("mysql_native_password")).unwrap();
         let n = Negotiated::new(&g, false, false).unwrap();
-        let (mut login, _) = Login::start(&g, &n, &creds_over(false));
+        let (mut login, _) = Login::start(&g, &n, &creds("u", b"pw", false));
         let e = login
             .on_packet(b"\xfemysql_clear_password\0")
             .unwrap_err()
             .to_string();
         assert!(e.contains("unencrypted") && e.contains("TLS"), "{e}");
-        let (mut login, _) = Login::start(&g, &n, &creds_over(true));
+        let (mut login, _) = Login::start(&g, &n, &creds("u", b"pw", true));
         assert_eq!(
             login.on_packet(b"\xfemysql_clear_password\0").unwrap(),
             AuthStep::Send(b"pw\0".to_vec())

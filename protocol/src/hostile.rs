@@ -5,8 +5,8 @@ use crate::column::ColumnDef;
 use crate::column::tests::column_packet;
 use crate::error::ProtocolError;
 use crate::framing::{Decoded, Framer, MAX_CHUNK};
-use crate::handshake::tests::mariadb_greeting;
-use crate::handshake::{AuthStep, Credentials, Greeting, Login, Negotiated};
+use crate::handshake::tests::{creds, mariadb_greeting};
+use crate::handshake::{AuthStep, Greeting, Login, Negotiated};
 use crate::packets::{Status, parse_err};
 use crate::resultset::{Event, QueryDecoder};
 
@@ -215,14 +215,7 @@ fn local_infile_after_a_result_set_is_refused_too() {
 fn login() -> Login {
     let g = Greeting::parse(&mariadb_greeting("mysql_native_password")).unwrap();
     let n = Negotiated::new(&g, false, false).unwrap();
-    let creds = Credentials {
-        user: "u",
-        password: b"pw",
-        database: None,
-        secure_transport: false,
-        server_public_key: None,
-        get_server_public_key: false,
-    };
+    let creds = creds("u", b"pw", false);
     Login::start(&g, &n, &creds).0
 }
 
