@@ -1,4 +1,5 @@
-//! Where output goes: a temporary file renamed into place on success, or stdout.
+//! Where output goes: a temporary file renamed into place on success, stdout,
+//! or a device or pipe that already exists (written directly).
 
 use crate::error::Error;
 use std::fs::{self, File, OpenOptions};
@@ -12,6 +13,15 @@ pub enum Sink {
     Stdout(io::Stdout),
     /// A temporary file beside the target.
     File(AtomicFile),
+    /// An existing character device, FIFO or socket (`/dev/null`, a named
+    /// pipe): written in place, since renaming a file over it would replace
+    /// the device node itself.
+    Device {
+        /// The open device.
+        file: File,
+        /// Its path, for error messages.
+        path: PathBuf,
+    },
 }
 
 impl Sink {
@@ -19,9 +29,22 @@ impl Sink {
     /// temporary file now, so an unwritable directory fails before connecting.
     pub fn open(path: &Path) -> Result<Self, Error> {
         if path.as_os_str() == "-" {
-            Ok(Self::Stdout(io::stdout()))
-        } else {
-            AtomicFile::create(path).map(Self::File)
+            return Ok(Self::Stdout(io::stdout()));
+        }
+        // metadata() follows symlinks: a link to /dev/null is a device too.
+        match fs::metadata(path) {
+            Ok(m) if !m.is_file() && !m.is_dir() => OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map(|file| Self::Device {
+                    file,
+                    path: path.to_path_buf(),
+                })
+                .map_err(|source| Error::Output {
+                    path: path.to_path_buf(),
+                    source,
+                }),
+            _ => AtomicFile::create(&resolve_symlink(path)).map(Self::File),
         }
     }
 
@@ -31,6 +54,7 @@ impl Sink {
         let result = match self {
             Self::Stdout(s) => s.lock().write_all(bytes),
             Self::File(f) => f.file.write_all(bytes),
+            Self::Device { file, .. } => file.write_all(bytes),
         };
         result.map_err(|source| self.error(source))
     }
@@ -43,6 +67,8 @@ impl Sink {
                 source,
             }),
             Self::File(f) => f.commit(),
+            // Nothing to sync or rename: the bytes are with the device or reader.
+            Self::Device { .. } => Ok(()),
         }
     }
 
@@ -51,8 +77,21 @@ impl Sink {
         let path = match self {
             Self::Stdout(_) => PathBuf::from("-"),
             Self::File(f) => f.target.clone(),
+            Self::Device { path, .. } => path.clone(),
         };
         Error::Output { path, source }
+    }
+}
+
+/// Where a symlinked target really is: the rename must replace the file the
+/// link points to, not the link. A dangling or unreadable link is kept as the
+/// target (the rename then replaces the link, as writing a new file would).
+fn resolve_symlink(path: &Path) -> PathBuf {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+        }
+        _ => path.to_path_buf(),
     }
 }
 
@@ -168,6 +207,61 @@ mod tests {
         s.commit().unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"new");
         assert_eq!(listing(dir.path()), ["out.csv"]);
+    }
+
+    #[test]
+    fn a_device_is_written_in_place_and_stays_a_device() {
+        use std::os::unix::fs::FileTypeExt;
+        let mut s = Sink::open(Path::new("/dev/null")).unwrap();
+        assert!(matches!(s, Sink::Device { .. }));
+        s.write_all(b"discarded").unwrap();
+        s.commit().unwrap();
+        assert!(
+            fs::metadata("/dev/null")
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
+    }
+
+    #[test]
+    fn a_symlinked_target_keeps_its_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.csv");
+        let link = dir.path().join("link.csv");
+        fs::write(&real, "old").unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let mut s = Sink::open(&link).unwrap();
+        s.write_all(b"new").unwrap();
+        s.commit().unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read(&real).unwrap(), b"new");
+        assert_eq!(listing(dir.path()), ["link.csv", "real.csv"]);
+    }
+
+    #[test]
+    fn a_fifo_receives_the_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || fs::read(fifo).unwrap())
+        };
+        let mut s = Sink::open(&fifo).unwrap();
+        s.write_all(b"through the pipe").unwrap();
+        s.commit().unwrap();
+        assert_eq!(reader.join().unwrap(), b"through the pipe");
+        assert_eq!(listing(dir.path()), ["pipe"]);
     }
 
     #[test]

@@ -356,3 +356,25 @@ fn peak_memory_does_not_grow_with_the_row_count() {
     // And it stays small in absolute terms (buffers of about 1.3 MiB).
     assert!(large < 64 * 1024, "peak RSS {large} KiB");
 }
+
+#[test]
+fn exporting_to_dev_null_leaves_the_device_in_place() {
+    use std::os::unix::fs::FileTypeExt;
+    let r = run(gd().args([
+        "--db-url",
+        &server().url,
+        "-q",
+        "SELECT seq FROM seq_1_to_100000",
+        "-o",
+        "/dev/null",
+    ]));
+    r.assert_code(0);
+    let meta = std::fs::metadata("/dev/null").unwrap();
+    assert!(meta.file_type().is_char_device(), "{meta:?}");
+    assert!(
+        !common::dir_entries(std::path::Path::new("/dev"))
+            .iter()
+            .any(|e| e.contains("gd-tmp")),
+        "a temporary file was left in /dev"
+    );
+}
