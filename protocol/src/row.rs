@@ -45,6 +45,55 @@ impl RowDecoder {
                 max: u64::from(u32::MAX) - 1,
             });
         }
+        if self.decode_short_prefixes(payload, columns) {
+            return Ok(RowView {
+                payload,
+                spans: &self.spans,
+            });
+        }
+        self.decode_any(payload, columns)
+    }
+
+    /// The common case in one tight loop: every field NULL or shorter than
+    /// 251 bytes (a one-byte length), and the packet exactly that long.
+    /// Returns false on anything else, which [`RowDecoder::decode_any`]
+    /// then decodes or reports.
+    #[inline]
+    fn decode_short_prefixes(&mut self, payload: &[u8], columns: usize) -> bool {
+        // Spans are overwritten in place: no push, no capacity check per field.
+        if self.spans.len() != columns {
+            self.spans.clear();
+            self.spans.resize(columns, NULL_SPAN);
+        }
+        let mut pos = 0usize;
+        for span in &mut self.spans {
+            *span = match payload.get(pos) {
+                Some(&len @ 0..=0xFA) => {
+                    let start = pos + 1;
+                    pos = start + usize::from(len);
+                    Span {
+                        start: start as u32,
+                        len: u32::from(len),
+                    }
+                }
+                Some(&NULL_MARKER) => {
+                    pos += 1;
+                    NULL_SPAN
+                }
+                _ => return false,
+            };
+        }
+        // A length past the end shows up here as pos > len.
+        pos == payload.len()
+    }
+
+    /// Any row, with every length form and every error.
+    #[cold]
+    fn decode_any<'a>(
+        &'a mut self,
+        payload: &'a [u8],
+        columns: usize,
+    ) -> Result<RowView<'a>, ProtocolError> {
         self.spans.clear();
         let mut r = Reader::new(payload, "text row");
         for _ in 0..columns {
@@ -193,6 +242,25 @@ mod tests {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64), n in 0usize..8) {
             let _ = RowDecoder::new(n).decode(&bytes, n);
+        }
+
+        /// The one-byte-length loop accepts exactly what the general decoder
+        /// accepts among such rows, with the same fields.
+        #[test]
+        fn fast_loop_agrees_with_the_general_decoder(
+            bytes in proptest::collection::vec(
+                prop_oneof![0u8..8, Just(0xFBu8), Just(0xFC), any::<u8>()], 0..48),
+            n in 0usize..10,
+        ) {
+            let fields = |r: Result<RowView<'_>, ProtocolError>| {
+                r.map(|v| v.iter().map(|f| f.map(<[u8]>::to_vec)).collect::<Vec<_>>())
+                    .map_err(|e| e.to_string())
+            };
+            let mut fast = RowDecoder::new(n);
+            let mut general = RowDecoder::new(n);
+            let via_fast = fields(fast.decode(&bytes, n));
+            let via_general = fields(general.decode_any(&bytes, n));
+            prop_assert_eq!(via_fast, via_general);
         }
     }
 }

@@ -9,6 +9,7 @@ use gd_protocol::{ColumnDef, RowView};
 pub mod csv;
 mod encode;
 pub mod json;
+mod scan;
 pub mod tsv;
 
 pub use csv::DelimitedWriter;
