@@ -13,13 +13,12 @@
 //! from the server's text with leading zeros dropped (ZEROFILL, YEAR `0000`);
 //! DECIMAL and FLOAT are numbers from the exact server text (never through a
 //! float), leading zeros of the integer part dropped; BIT is an unsigned
-//! integer; JSON columns are embedded as they are when simd-json accepts them;
-//! text and binary columns are strings. Any numeric or JSON value that is not
-//! valid as such (`inf`, `nan`, malformed JSON) is written as a string
-//! instead, so nothing is lost. simd-json (without its `big-int-as-float`
-//! feature) also rejects JSON holding an integer outside the 64-bit range or a
-//! number outside the f64 range (`1e400`): such a JSON value, although valid,
-//! is written as a string too.
+//! integer; JSON columns are embedded as they are when they are one valid
+//! JSON text (RFC 8259 grammar, see `json_text.rs`; integers beyond 64 bits
+//! and exponents beyond the f64 range are valid and stay embedded); text and
+//! binary columns are strings. Any numeric or JSON value that is not valid as
+//! such (`inf`, `nan`, malformed JSON, nesting deeper than 1024) is written as
+//! a string instead, so nothing is lost.
 //!
 //! Non-UTF-8 bytes: JSON strings must be UTF-8, so a text or JSON value that is
 //! not valid UTF-8 is written as the string `"0x…"` with uppercase hex of its
@@ -32,13 +31,14 @@ use super::encode::{
     binary_as_text, bit_value, json_integer, json_number, push_base64, push_hex, push_json_escaped,
     push_u64,
 };
+use super::json_text::is_json;
 use super::{BinaryEncoding, FormatOptions, RowWriter};
 use gd_protocol::{ColumnDef, ColumnKind, RowView};
-use simd_json::{Buffers, Tape};
 use std::collections::{HashMap, HashSet};
 
 /// Writes the JSON document. `begin` resets it, so a writer can be reused
 /// for another result set, which then gets a document of its own.
+#[derive(Debug)]
 pub struct JsonWriter {
     pretty: bool,
     binary: BinaryEncoding,
@@ -47,7 +47,6 @@ pub struct JsonWriter {
     /// colon), built once in `begin` so a row only copies bytes.
     keys: Vec<u8>,
     rows: u64,
-    validator: JsonValidator,
 }
 
 /// Where a column's key prefix lies in `JsonWriter::keys`, and its kind.
@@ -56,18 +55,6 @@ struct Column {
     kind: ColumnKind,
     key_start: usize,
     key_end: usize,
-}
-
-impl std::fmt::Debug for JsonWriter {
-    /// By hand because simd-json's `Buffers` has no `Debug`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JsonWriter")
-            .field("pretty", &self.pretty)
-            .field("binary", &self.binary)
-            .field("columns", &self.columns)
-            .field("rows", &self.rows)
-            .finish_non_exhaustive()
-    }
 }
 
 impl JsonWriter {
@@ -79,41 +66,7 @@ impl JsonWriter {
             columns: Vec::new(),
             keys: Vec::new(),
             rows: 0,
-            validator: JsonValidator::new(),
         }
-    }
-}
-
-/// Checks JSON column values with simd-json, reusing every buffer so that a
-/// row costs no allocation once the buffers have grown to the largest value.
-struct JsonValidator {
-    /// simd-json unescapes strings in place, so values are copied here rather
-    /// than parsed in the borrowed row buffer.
-    scratch: Vec<u8>,
-    buffers: Buffers,
-    /// Empty between calls; `reset` re-lifetimes it so its allocation
-    /// survives from one value to the next.
-    tape: Tape<'static>,
-}
-
-impl JsonValidator {
-    fn new() -> Self {
-        Self {
-            scratch: Vec::new(),
-            buffers: Buffers::default(),
-            tape: Tape(Vec::new()),
-        }
-    }
-
-    /// Whether `value` is one complete JSON text.
-    #[inline]
-    fn is_valid(&mut self, value: &[u8]) -> bool {
-        self.scratch.clear();
-        self.scratch.extend_from_slice(value);
-        let mut tape = std::mem::replace(&mut self.tape, Tape(Vec::new())).reset();
-        let ok = simd_json::fill_tape(&mut self.scratch, &mut self.buffers, &mut tape).is_ok();
-        self.tape = tape.reset();
-        ok
     }
 }
 
@@ -133,13 +86,7 @@ fn push_string(out: &mut Vec<u8>, value: &[u8]) {
 }
 
 #[inline]
-fn push_value(
-    out: &mut Vec<u8>,
-    kind: ColumnKind,
-    binary: BinaryEncoding,
-    validator: &mut JsonValidator,
-    value: &[u8],
-) {
+fn push_value(out: &mut Vec<u8>, kind: ColumnKind, binary: BinaryEncoding, value: &[u8]) {
     match kind {
         ColumnKind::Integer => match json_integer(value) {
             Some(n) => n.push(out),
@@ -160,7 +107,7 @@ fn push_value(
             }
         },
         ColumnKind::Json => {
-            if validator.is_valid(value) {
+            if is_json(value) {
                 out.extend_from_slice(value);
             } else {
                 push_string(out, value);
@@ -303,9 +250,7 @@ impl RowWriter for JsonWriter {
             out.extend_from_slice(&self.keys[column.key_start..column.key_end]);
             match field {
                 None => out.extend_from_slice(b"null"),
-                Some(value) => {
-                    push_value(out, column.kind, self.binary, &mut self.validator, value)
-                }
+                Some(value) => push_value(out, column.kind, self.binary, value),
             }
         }
         out.extend_from_slice(self.row_end());
@@ -531,7 +476,7 @@ mod tests {
     #[test]
     fn json_columns_with_big_integers_stay_embedded() {
         let cols = [col("j", 245, 63)];
-        let doc = b"{\"n\":123456789012345678901234567890,\"m\":-1e308}";
+        let doc = b"{\"n\":123456789012345678901234567890,\"m\":-1e308,\"x\":1e400}";
         let out = compact(&cols, &[vec![Some(&doc[..])]]);
         let expected = format!(
             "{{\"data\":[\n{{\"j\":{}}}\n]}}\n",

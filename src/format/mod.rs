@@ -9,6 +9,7 @@ use gd_protocol::{ColumnDef, RowView};
 pub mod csv;
 mod encode;
 pub mod json;
+mod json_text;
 mod scan;
 pub mod tsv;
 

@@ -232,6 +232,7 @@ mod tests {
                 mark(&class, &bytes, &mut m);
                 prop_assert_eq!(m, reference(&class, &bytes));
             }
+
         }
     }
 }
