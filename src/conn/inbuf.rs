@@ -1,18 +1,28 @@
 //! The reused receive buffer: read in large blocks, grow only for packets
 //! larger than the buffer.
+//!
+//! Under TLS the socket is read into the same buffer: records wait behind
+//! the plaintext until they are complete, are decrypted where they lie, and
+//! their plaintext joins the plaintext before them (see [`super::record`]).
 
+use super::record::{MAX_RECORD, Opened, RecordLayer};
 use std::io;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Default receive buffer size: large reads keep syscalls far below one per row.
 pub const DEFAULT_CAPACITY: usize = 1 << 20;
 
-/// Bytes received and not yet consumed live in `data[start..end]`.
+/// Unconsumed plaintext lives in `data[start..end]`; under TLS, received
+/// bytes not decrypted yet follow in `data[raw_start..raw_end]` (the gap
+/// between is what record headers and tags took). Without TLS the raw part
+/// is always empty.
 #[derive(Debug)]
 pub struct InBuf {
     data: Vec<u8>,
     start: usize,
     end: usize,
+    raw_start: usize,
+    raw_end: usize,
 }
 
 impl InBuf {
@@ -22,6 +32,8 @@ impl InBuf {
             data: vec![0; capacity],
             start: 0,
             end: 0,
+            raw_start: 0,
+            raw_end: 0,
         }
     }
 
@@ -37,45 +49,161 @@ impl InBuf {
         self.start += n;
         debug_assert!(self.start <= self.end);
         if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
+            // Plaintext may as well start where the undecrypted bytes do:
+            // that closes the gap for free.
+            self.start = self.raw_start;
+            self.end = self.raw_start;
+            self.reset_if_empty();
         }
     }
 
-    /// Reads at least once more from `stream`, first making room for `need`
-    /// unconsumed bytes in total. Fails with `UnexpectedEof` when the peer
-    /// closed.
+    fn reset_if_empty(&mut self) {
+        if self.start == self.end && self.raw_start == self.raw_end {
+            self.start = 0;
+            self.end = 0;
+            self.raw_start = 0;
+            self.raw_end = 0;
+        }
+    }
+
+    /// Makes `want` bytes fit from the unconsumed plaintext on, and leaves
+    /// room to read into.
     ///
     /// The buffer grows at most to double its size per read, never straight
-    /// to `need`: a header that announces 16 MiB costs memory only as those
+    /// to `want`: a header that announces 16 MiB costs memory only as those
     /// bytes actually arrive, so a lying server cannot make us allocate
     /// what it never sends (the framer has already refused anything over
     /// --max-row-size).
-    pub async fn fill<S: AsyncRead + Unpin>(
-        &mut self,
-        stream: &mut S,
-        need: usize,
-    ) -> io::Result<()> {
-        if self.data.len() - self.start < need || self.end == self.data.len() {
-            // Move the partial packet to the front; it is small unless it is huge.
-            self.data.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-            if self.end == self.data.len() && self.data.len() < need {
-                // Full and still short: only rows larger than the buffer get here.
-                let new_len = need.min(self.data.len().saturating_mul(2).max(1));
-                self.data.resize(new_len, 0);
-            }
+    fn make_room(&mut self, want: usize) {
+        let len = self.data.len();
+        if len - self.start >= want && self.raw_end < len {
+            return;
         }
-        let n = stream.read(&mut self.data[self.end..]).await?;
+        // Move the partial packet (and a partial record) to the front; it
+        // is small unless it is huge.
+        let plain = self.end - self.start;
+        let raw = self.raw_end - self.raw_start;
+        self.data.copy_within(self.start..self.end, 0);
+        self.data.copy_within(self.raw_start..self.raw_end, plain);
+        self.start = 0;
+        self.end = plain;
+        self.raw_start = plain;
+        self.raw_end = plain + raw;
+        if self.raw_end == len && len < want {
+            // Full and still short: only rows larger than the buffer get here.
+            let new_len = want.min(len.saturating_mul(2).max(1));
+            self.data.resize(new_len, 0);
+        }
+    }
+
+    /// One read from `stream` behind everything received so far.
+    async fn read_raw<S: AsyncRead + Unpin>(&mut self, stream: &mut S) -> io::Result<()> {
+        let n = stream.read(&mut self.data[self.raw_end..]).await?;
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "the server closed the connection",
             ));
         }
-        self.end += n;
+        self.raw_end += n;
         Ok(())
+    }
+
+    /// Reads at least once more from a plaintext `stream`, first making room
+    /// for `need` unconsumed bytes in total. Fails with `UnexpectedEof` when
+    /// the peer closed.
+    pub async fn fill<S: AsyncRead + Unpin>(
+        &mut self,
+        stream: &mut S,
+        need: usize,
+    ) -> io::Result<()> {
+        self.make_room(need);
+        self.read_raw(stream).await?;
+        // Without TLS what arrives is plaintext as it is.
+        self.end = self.raw_end;
+        self.raw_start = self.raw_end;
+        Ok(())
+    }
+
+    /// Reads at least once more from a TLS `stream` and decrypts every
+    /// complete record, first making room for `need` unconsumed plaintext
+    /// bytes plus a record. Fails with `UnexpectedEof` when the peer closed
+    /// (with close_notify or without), and with `InvalidData` for a record
+    /// that is not valid.
+    pub async fn fill_tls<S: AsyncRead + Unpin>(
+        &mut self,
+        stream: &mut S,
+        records: &mut RecordLayer,
+        need: usize,
+    ) -> io::Result<()> {
+        let closed = || {
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the server closed the connection",
+            )
+        };
+        if records.peer_closed() {
+            return Err(closed());
+        }
+        self.make_room(need.saturating_add(MAX_RECORD));
+        let held = self.end - self.start;
+        self.read_raw(stream).await?;
+        self.open_records(records)?;
+        if records.peer_closed() && self.end - self.start == held {
+            return Err(closed());
+        }
+        Ok(())
+    }
+
+    /// Decrypts every complete record received so far.
+    pub fn open_records(&mut self, records: &mut RecordLayer) -> io::Result<()> {
+        while !records.peer_closed() {
+            let at = self.raw_start - self.end;
+            match records.open(&mut self.data[self.end..self.raw_end], at)? {
+                Opened::Partial => break,
+                Opened::Data { len, consumed } => {
+                    self.end += len;
+                    self.raw_start += consumed;
+                }
+                Opened::Control { consumed } => self.raw_start += consumed,
+            }
+        }
+        if records.peer_closed() {
+            // Nothing after close_notify counts.
+            self.raw_start = self.raw_end;
+        }
+        self.reset_if_empty();
+        Ok(())
+    }
+
+    /// The received bytes not decrypted yet: what the TLS handshake reads.
+    pub fn raw_mut(&mut self) -> &mut [u8] {
+        &mut self.data[self.raw_start..self.raw_end]
+    }
+
+    /// Drops `n` bytes from the front of [`InBuf::raw_mut`].
+    pub fn discard_raw(&mut self, n: usize) {
+        self.raw_start += n;
+        debug_assert!(self.raw_start <= self.raw_end);
+        if self.start == self.end {
+            self.start = self.raw_start;
+            self.end = self.raw_start;
+        }
+        self.reset_if_empty();
+    }
+
+    /// The buffer's size (what it holds, used or not).
+    #[cfg(test)]
+    pub fn capacity(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Reads once more for the TLS handshake, which needs whole handshake
+    /// messages (possibly several records) in one piece.
+    pub async fn fill_raw<S: AsyncRead + Unpin>(&mut self, stream: &mut S) -> io::Result<()> {
+        let held = self.raw_end - self.start;
+        self.make_room(held.saturating_add(MAX_RECORD));
+        self.read_raw(stream).await
     }
 }
 

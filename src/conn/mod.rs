@@ -2,6 +2,7 @@
 //! and hand result packets to a caller's handler without copying them.
 
 mod inbuf;
+mod record;
 pub mod tls;
 pub mod transport;
 
@@ -159,7 +160,7 @@ impl Session {
             stream = upgrade(
                 stream,
                 &mut framer,
-                &inbuf,
+                &mut inbuf,
                 &negotiated,
                 host,
                 client,
@@ -233,8 +234,7 @@ impl Session {
     async fn send(&mut self, payload: &[u8]) -> io::Result<()> {
         self.send_buf.clear();
         self.framer.encode(payload, &mut self.send_buf);
-        self.stream.write_all(&self.send_buf).await?;
-        self.stream.flush().await
+        self.stream.write_all(&self.send_buf).await
     }
 
     async fn read_packet(&mut self) -> Result<Vec<u8>, PacketError<ProtocolError>> {
@@ -306,7 +306,7 @@ impl Session {
                 }
             };
             self.inbuf.consume(pos);
-            let fill = self.inbuf.fill(&mut self.stream, need);
+            let fill = self.stream.fill(&mut self.inbuf, need);
             match self.read_timeout {
                 // Bounds the silence between reads, not the whole export.
                 Some(limit) => tokio::time::timeout(limit, fill)
@@ -332,7 +332,7 @@ impl Session {
 async fn upgrade(
     stream: Transport,
     framer: &mut Framer,
-    inbuf: &InBuf,
+    inbuf: &mut InBuf,
     negotiated: &Negotiated,
     host: &str,
     client: &tls::TlsClient,
@@ -364,17 +364,20 @@ async fn upgrade(
         target: target.to_string(),
         message,
     })?;
-    let connector = tokio_rustls::TlsConnector::from(client.config());
-    let stream = connector.connect(name, tcp).await.map_err(|e| Error::Tls {
-        target: target.to_string(),
-        message: tls::explain_handshake_error(&e, host),
-    })?;
+    let records = transport::handshake(&mut tcp, client.config(), name, inbuf)
+        .await
+        .map_err(|e| Error::Tls {
+            target: target.to_string(),
+            message: tls::explain_handshake_error(&e, host),
+        })?;
     tracing::debug!(
-        version = ?stream.get_ref().1.protocol_version(),
-        cipher = ?stream.get_ref().1.negotiated_cipher_suite().map(|c| c.suite()),
+        version = ?records.protocol_version(),
+        cipher = ?records.cipher_suite(),
         "TLS established"
     );
-    Ok(Transport::Tls(Box::new(stream)))
+    Ok(Transport::Tls(Box::new(transport::TlsTransport::new(
+        tcp, records,
+    ))))
 }
 
 async fn read_owned(
@@ -401,6 +404,6 @@ async fn read_owned(
         };
         inbuf.consume(pos);
         // The connect timeout bounds the whole login, so no read timeout here.
-        inbuf.fill(stream, need).await.map_err(PacketError::Io)?;
+        stream.fill(inbuf, need).await.map_err(PacketError::Io)?;
     }
 }
