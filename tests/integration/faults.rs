@@ -289,6 +289,69 @@ fn relay_cuts_under_tls_end_cleanly() {
     );
 }
 
+/// The TLS records (offset, length with header) in a recorded server stream: everything
+/// after the greeting packet, which is the only plaintext.
+fn tls_records(stream: &[u8]) -> Vec<(usize, usize)> {
+    let greeting = packets(stream)[0];
+    let mut pos = greeting.end();
+    let mut out = Vec::new();
+    while pos + 5 <= stream.len() {
+        let len = 5 + u16::from_be_bytes([stream[pos + 3], stream[pos + 4]]) as usize;
+        out.push((pos, len));
+        pos += len;
+    }
+    out
+}
+
+/// Damage inside one TLS record: a flipped byte in the middle of the largest record (the
+/// rows) must fail authentication, and a stall after its first bytes must end with the read
+/// timeout, as without TLS.
+#[test]
+fn corrupt_or_stalled_tls_record_ends_cleanly() {
+    let relay = Relay::start(server().port, Fault::None);
+    let t = Target::new();
+    let url = relay.url_tls("gd", "gd_pass", "gd_test");
+    run_limited(&mut gd_to(&url, CUT_QUERY, &t.path, &[]), 30).assert_code(0);
+    let stream = relay.stop().remove(0).from_server;
+    let &(at, len) = tls_records(&stream)
+        .iter()
+        .max_by_key(|(_, len)| *len)
+        .unwrap();
+    assert!(len > 1000, "largest record only {len} bytes");
+
+    let offset = at + len / 2;
+    let fault = Fault::Corrupt {
+        offset,
+        value: stream[offset] ^ 0x40,
+    };
+    let r = export_through_cut(fault, true, "corrupt TLS record");
+    assert_eq!(r.code(), 4, "{r}");
+    assert_stderr_has(&r, "cannot decrypt", "corrupt TLS record");
+
+    let relay = Relay::start(
+        server().port,
+        Fault::Stall {
+            after: at + 100,
+            stall: Duration::from_secs(60),
+        },
+    );
+    let t = Target::new();
+    let started = Instant::now();
+    let r = run_limited(
+        &mut gd_to(
+            &relay.url_tls("gd", "gd_pass", "gd_test"),
+            CUT_QUERY,
+            &t.path,
+            &["--read-timeout", "1"],
+        ),
+        20,
+    );
+    r.assert_code(4);
+    assert_stderr_has(&r, "sent nothing for 1 s", "TLS stall");
+    t.assert_untouched("TLS stall");
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
 #[test]
 fn stall_in_the_rows_ends_with_read_timeout() {
     let layout = record_layout();

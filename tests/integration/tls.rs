@@ -158,6 +158,24 @@ fn relay_one(mut client: TcpStream, upstream: u16, strip_ssl: bool, cap: Arc<Mut
 /// A relay that terminates gold_digger's TLS with the certificate `name`.pem/.key and speaks
 /// TLS (verified against the test CA) to the real server behind it.
 fn tls_relay(name: &str) -> u16 {
+    tls_relay_with(name, RelayTls::default())
+}
+
+/// How the TLS relay talks to gold_digger.
+#[derive(Debug, Clone, Copy, Default)]
+struct RelayTls {
+    /// TLS 1.2 only (else 1.2 or 1.3, whichever the client prefers).
+    tls12_only: bool,
+    /// Only the cipher suites whose name contains this.
+    suite: Option<&'static str>,
+    /// Largest plaintext per record.
+    max_fragment: Option<usize>,
+    /// TLS 1.3: re-key (and ask gold_digger to) before the first bytes to it, then every
+    /// this many bytes.
+    key_update_every: Option<usize>,
+}
+
+fn tls_relay_with(name: &str, opts: RelayTls) -> u16 {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
     let dir = tls_dir();
@@ -168,12 +186,24 @@ fn tls_relay(name: &str) -> u16 {
             .collect::<Result<_, _>>()
             .unwrap();
     let key = PrivateKeyDer::from_pem_file(dir.join(format!("{name}.key"))).unwrap();
-    let server_config = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
+    let mut server_provider = rustls::crypto::ring::default_provider();
+    if let Some(suite) = opts.suite {
+        server_provider
+            .cipher_suites
+            .retain(|s| format!("{:?}", s.suite()).contains(suite));
+    }
+    let versions: &[&rustls::SupportedProtocolVersion] = if opts.tls12_only {
+        &[&rustls::version::TLS12]
+    } else {
+        rustls::DEFAULT_VERSIONS
+    };
+    let mut server_config = rustls::ServerConfig::builder_with_provider(Arc::new(server_provider))
+        .with_protocol_versions(versions)
         .unwrap()
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .unwrap();
+    server_config.max_fragment_size = opts.max_fragment;
     let mut roots = rustls::RootCertStore::empty();
     for ca in CertificateDer::pem_file_iter(dir.join("ca.pem")).unwrap() {
         roots.add(ca.unwrap()).unwrap();
@@ -220,17 +250,57 @@ fn tls_relay(name: &str) -> u16 {
                         return;
                     }
                     server.write_all(&request).await.unwrap();
-                    let Ok(mut client) = acceptor.accept(client).await else {
+                    let Ok(client) = acceptor.accept(client).await else {
                         return; // gold_digger refused our certificate
                     };
                     let name = ServerName::try_from("localhost").unwrap();
-                    let mut server = connector.connect(name, server).await.unwrap();
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    let server = connector.connect(name, server).await.unwrap();
+                    pump(client, server, opts.key_update_every).await;
                 });
             }
         });
     });
     port
+}
+
+/// Copies both ways between the two TLS sessions; with `key_update_every`, re-keys towards
+/// gold_digger as [`RelayTls`] says.
+async fn pump(
+    mut client: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    mut server: tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+    key_update_every: Option<usize>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut up, mut down) = (vec![0u8; 64 << 10], vec![0u8; 64 << 10]);
+    let mut since_update: Option<usize> = None;
+    loop {
+        tokio::select! {
+            r = client.read(&mut up) => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if server.write_all(&up[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            },
+            r = server.read(&mut down) => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if let Some(every) = key_update_every {
+                        if since_update.is_none_or(|bytes| bytes >= every) {
+                            client.get_mut().1.refresh_traffic_keys().unwrap();
+                            since_update = Some(0);
+                        }
+                        since_update = since_update.map(|b| b + n);
+                    }
+                    if client.write_all(&down[..n]).await.is_err() || client.flush().await.is_err() {
+                        break;
+                    }
+                }
+            },
+        }
+    }
+    let _ = client.shutdown().await;
 }
 
 // --- modes --------------------------------------------------------------------------------
@@ -620,4 +690,111 @@ fn tls_encrypts_the_bytes_on_the_wire() {
     assert!(!contains(&tls, row_value), "row value in the TLS capture");
     // The handshake response (user name, database) goes inside TLS as well.
     assert!(contains(&plain, b"gd_test\0") && !contains(&tls, b"gd_test\0"));
+}
+
+// --- the record layer ------------------------------------------------------------------------
+
+/// Exports `query` through `port` with `--ssl-mode mode` (and -vv), CSV to stdout.
+fn export_csv(port: u16, mode: &str, query: &str) -> Run {
+    let r = run(gd()
+        .args(["--db-url", &url("gd", "gd_pass", "127.0.0.1", port)])
+        .args(["--query", query, "--output", "-", "--format", "csv"])
+        .args(["--ssl-mode", mode, "-vv"]));
+    r.assert_code(0);
+    r
+}
+
+#[test]
+fn tls_exports_are_byte_for_byte_the_plaintext_export() {
+    // Rows of 16 MiB and more: far larger than a TLS record and than the 1 MiB receive
+    // buffer, and then small rows, so packets and records cross each other's boundaries
+    // in every way.
+    let query = "SELECT * FROM big_rows ORDER BY id";
+    let plain = export_csv(server().port, "disabled", query).stdout;
+    assert!(plain.len() > 50 << 20, "only {} bytes", plain.len());
+    let direct = export_csv(server().port, "required", query);
+    assert!(
+        direct.stdout == plain,
+        "the TLS export differs from the plaintext one"
+    );
+    let cases = [
+        (
+            "TLSv1_2",
+            "AES_128_GCM",
+            RelayTls {
+                tls12_only: true,
+                suite: Some("AES_128_GCM"),
+                max_fragment: Some(1000),
+                ..RelayTls::default()
+            },
+        ),
+        (
+            "TLSv1_2",
+            "CHACHA20",
+            RelayTls {
+                tls12_only: true,
+                suite: Some("CHACHA20"),
+                ..RelayTls::default()
+            },
+        ),
+        (
+            "TLSv1_3",
+            "AES_256_GCM",
+            RelayTls {
+                suite: Some("AES_256_GCM"),
+                key_update_every: Some(256 << 10),
+                ..RelayTls::default()
+            },
+        ),
+        (
+            "TLSv1_3",
+            "CHACHA20",
+            RelayTls {
+                suite: Some("CHACHA20"),
+                max_fragment: Some(777),
+                key_update_every: Some(5 << 20),
+                ..RelayTls::default()
+            },
+        ),
+    ];
+    for (version, suite, opts) in cases {
+        let port = tls_relay_with("server", opts);
+        let r = export_csv(port, "required", query);
+        let err = String::from_utf8_lossy(&r.stderr);
+        let established = err
+            .lines()
+            .find(|l| l.contains("TLS established"))
+            .unwrap_or_else(|| panic!("{opts:?}: no 'TLS established' line: {r}"));
+        assert!(
+            established.contains(version) && established.contains(suite),
+            "{opts:?}: {established}"
+        );
+        assert!(
+            r.stdout == plain,
+            "{opts:?}: {} bytes differ from the plaintext export's {}",
+            r.stdout.len(),
+            plain.len()
+        );
+    }
+}
+
+#[test]
+fn a_query_longer_than_a_tls_record_goes_out_intact() {
+    // 40,000 bytes of query: three records out, the last after a KeyUpdate the relay asked for.
+    let text: String = (0..40_000)
+        .map(|i| (b'a' + (i % 26) as u8) as char)
+        .collect();
+    let query = format!("SELECT '{text}' AS long_text");
+    let expected = format!("long_text\n{text}\n");
+    let relay = tls_relay_with(
+        "server",
+        RelayTls {
+            key_update_every: Some(1),
+            ..RelayTls::default()
+        },
+    );
+    for port in [server().port, relay] {
+        let r = export_csv(port, "required", &query);
+        assert!(r.stdout == expected.as_bytes(), "{r}");
+    }
 }
