@@ -285,6 +285,13 @@ impl Session {
         &mut self,
         mut handler: impl FnMut(&[u8]) -> Result<Flow, E>,
     ) -> Result<(), PacketError<E>> {
+        // One timer for the whole response, moved only when it fires early:
+        // arming a timeout around every read (thousands per second) cost a
+        // timer-wheel insert, a removal and a clock read each.
+        let mut silence = self
+            .read_timeout
+            .map(|limit| (limit, Box::pin(tokio::time::sleep(limit))));
+        let mut last_read = tokio::time::Instant::now();
         loop {
             let input = self.inbuf.filled();
             let mut pos = 0;
@@ -306,15 +313,25 @@ impl Session {
                 }
             };
             self.inbuf.consume(pos);
-            let fill = self.stream.fill(&mut self.inbuf, need);
-            match self.read_timeout {
+            let mut fill = std::pin::pin!(self.stream.fill(&mut self.inbuf, need));
+            match &mut silence {
                 // Bounds the silence between reads, not the whole export.
-                Some(limit) => tokio::time::timeout(limit, fill)
-                    .await
-                    .map_err(|_| PacketError::Timeout(limit))?,
+                Some((limit, timer)) => loop {
+                    tokio::select! {
+                        biased;
+                        read = &mut fill => break read,
+                        () = timer.as_mut() => {
+                            if last_read.elapsed() >= *limit {
+                                return Err(PacketError::Timeout(*limit));
+                            }
+                            timer.as_mut().reset(last_read + *limit);
+                        }
+                    }
+                },
                 None => fill.await,
             }
             .map_err(PacketError::Io)?;
+            last_read = tokio::time::Instant::now();
         }
     }
 

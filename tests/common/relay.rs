@@ -26,6 +26,13 @@ pub enum Fault {
     Stall { after: usize, stall: Duration },
     /// Replace the byte at `offset` with `value`.
     Corrupt { offset: usize, value: u8 },
+    /// Forward `after` bytes, then the rest in pieces of `every` bytes, each
+    /// after a pause of `pause`: a slow but steady server.
+    Trickle {
+        after: usize,
+        every: usize,
+        pause: Duration,
+    },
 }
 
 /// The bytes one relayed connection carried.
@@ -198,6 +205,24 @@ fn relay_one(
         rec.lock().unwrap().from_server.extend_from_slice(&buf[..n]);
         let chunk = &mut buf[..n];
         match fault {
+            Fault::Trickle {
+                after,
+                every,
+                pause,
+            } => {
+                let fast = after.saturating_sub(sent).min(n);
+                if to.write_all(&chunk[..fast]).is_err() {
+                    break;
+                }
+                for piece in chunk[fast..].chunks(every.max(1)) {
+                    std::thread::sleep(pause);
+                    if to.write_all(piece).is_err() {
+                        break 'copy;
+                    }
+                }
+                sent += n;
+                continue;
+            }
             Fault::None => {}
             Fault::Corrupt { offset, value } => {
                 if (sent..sent + n).contains(&offset) {

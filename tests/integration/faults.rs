@@ -382,6 +382,45 @@ fn stall_in_the_rows_ends_with_read_timeout() {
     assert!(started.elapsed() < Duration::from_secs(20));
 }
 
+/// The read timeout bounds the silence between reads, not the export: a
+/// server that sends a piece every 0.4 s for well over the 1 s limit is
+/// waited for to the end.
+#[test]
+fn a_slow_steady_stream_outlasts_the_read_timeout() {
+    let layout = record_layout();
+    let after = layout.row_ends[10];
+    let rest = layout.stream.len() - after;
+    let relay = Relay::start(
+        server().port,
+        Fault::Trickle {
+            after,
+            every: rest.div_ceil(6),
+            pause: Duration::from_millis(400),
+        },
+    );
+    let t = Target::new();
+    let started = Instant::now();
+    let r = run_limited(
+        &mut gd_to(
+            &relay.url("gd", "gd_pass", "gd_test"),
+            CUT_QUERY,
+            &t.path,
+            &["--read-timeout", "1"],
+        ),
+        30,
+    );
+    r.assert_code(0);
+    assert!(
+        started.elapsed() >= Duration::from_millis(2000),
+        "the trickle was not slow: {:?}",
+        started.elapsed()
+    );
+    let expected: String = std::iter::once("id,label,twice\n".to_string())
+        .chain((1..=300).map(|i| format!("{i},row-{i},{}\n", i * 2)))
+        .collect();
+    assert_eq!(String::from_utf8_lossy(&common::read(&t.path)), expected);
+}
+
 #[test]
 fn stall_in_the_greeting_ends_with_connect_timeout() {
     let relay = Relay::start(
