@@ -1,0 +1,512 @@
+//! The validated configuration: flags, environment, config file and
+//! defaults merged once, in that order of precedence. Nothing downstream
+//! reads flags or the environment again.
+//!
+//! This module holds the resulting types ([`Config`], [`ConnectOptions`],
+//! [`Endpoint`], [`Secret`]) and the merge itself ([`Config::resolve`]); the
+//! parts it draws on live in submodules: `url` (the database URL), `tls` (TLS
+//! settings from flags, URL and file) and `file` (the TOML config file).
+
+mod file;
+mod tls;
+mod url;
+
+use crate::cli::{Cli, SslMode};
+use crate::conn::tls::TlsClient;
+use crate::error::Error;
+use crate::format::{Format, FormatOptions, LineEnding};
+use file::{ByteSize, FileConfig, load_file};
+use serde::{Serialize, Serializer};
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+use tls::{FileTls, resolve_tls};
+use url::parse_url;
+
+/// Default time allowed for connecting and logging in.
+pub const DEFAULT_CONNECT_TIMEOUT: u64 = 30;
+
+/// Default longest silence from the server once the query is sent: long
+/// enough for a query that sorts or aggregates for many minutes before its
+/// first row, short enough that a dead server does not block a nightly job
+/// for good. `--read-timeout 0` waits forever.
+pub const DEFAULT_READ_TIMEOUT: u64 = 3600;
+
+/// Default largest row: the server's own ceiling for max_allowed_packet.
+pub const DEFAULT_MAX_ROW_SIZE: u64 = 1 << 30;
+
+/// Smallest accepted --max-row-size: the login packets must fit.
+const MIN_MAX_ROW_SIZE: u64 = 4096;
+
+/// A password: never printed, never logged.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The password itself, for the login exchange only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(if self.0.is_empty() { "" } else { "***" })
+    }
+}
+
+/// Where the server is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Endpoint {
+    /// TCP host and port.
+    Tcp {
+        /// Host name or address.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// Unix socket path.
+    Socket {
+        /// Socket path.
+        path: PathBuf,
+    },
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tcp { host, port } if host.contains(':') => write!(f, "[{host}]:{port}"),
+            Self::Tcp { host, port } => write!(f, "{host}:{port}"),
+            Self::Socket { path } => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// Connection settings parsed from the database URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectOptions {
+    /// Server address.
+    pub endpoint: Endpoint,
+    /// User name (percent-decoded).
+    pub user: String,
+    /// Password (percent-decoded).
+    pub password: Secret,
+    /// Default database.
+    pub database: Option<String>,
+    /// TLS mode.
+    pub ssl_mode: SslMode,
+    /// CA file for the verifying modes (platform roots when absent).
+    pub tls_ca_file: Option<PathBuf>,
+    /// Client certificate for mutual TLS.
+    pub tls_cert: Option<PathBuf>,
+    /// Client key for mutual TLS (only the path is ever shown).
+    pub tls_key: Option<PathBuf>,
+    /// The TLS configuration built from the settings above; `None` when DISABLED.
+    #[serde(skip)]
+    pub tls: Option<TlsClient>,
+    /// RSA public key file for caching_sha2_password over plain TCP.
+    pub server_public_key: Option<PathBuf>,
+    /// Its content, read and checked before connecting.
+    #[serde(skip)]
+    pub server_public_key_pem: Option<Vec<u8>>,
+    /// caching_sha2_password over plain TCP may ask the server for its key.
+    pub get_server_public_key: bool,
+    /// Time allowed for connecting and logging in.
+    #[serde(serialize_with = "seconds")]
+    pub connect_timeout: Duration,
+    /// Longest silence from the server after the query was sent (None: forever).
+    #[serde(serialize_with = "optional_seconds")]
+    pub read_timeout: Option<Duration>,
+    /// Largest packet (row) accepted, in bytes.
+    pub max_row_size: u64,
+}
+
+fn seconds<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_secs())
+}
+
+fn optional_seconds<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.map_or(0, |d| d.as_secs()))
+}
+
+/// Parses `123`, `64K`, `64M`, `1G` (powers of 1024, case-insensitive,
+/// optional trailing `B` or `iB`).
+fn parse_byte_size(text: &str) -> Option<u64> {
+    let t = text.trim().to_ascii_uppercase();
+    let t = t
+        .strip_suffix("IB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(&t);
+    let (digits, shift) = match t.as_bytes().last()? {
+        b'K' => (&t[..t.len() - 1], 10),
+        b'M' => (&t[..t.len() - 1], 20),
+        b'G' => (&t[..t.len() - 1], 30),
+        _ => (t, 0),
+    };
+    let n: u64 = digits.trim().parse().ok()?;
+    n.checked_mul(1 << shift)
+}
+
+/// Everything a run needs, validated.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    /// Connection settings.
+    pub connect: ConnectOptions,
+    /// The SQL to run.
+    pub query: String,
+    /// Output path; `-` is stdout.
+    pub output: PathBuf,
+    /// Output format.
+    pub format: Format,
+    /// Writer options.
+    pub format_options: FormatOptions,
+    /// Succeed with an empty output when there are no rows.
+    pub allow_empty: bool,
+    /// 0 = warnings, 1 = info, 2 = debug, 3 = trace.
+    pub verbosity: u8,
+    /// Only errors on stderr.
+    pub quiet: bool,
+    /// Warnings to print once logging is set up (insecure TLS choices).
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+}
+
+/// Where the query text comes from.
+enum QuerySource {
+    Text(String),
+    File(PathBuf),
+}
+
+/// Reads one environment variable; a value that is not UTF-8 is a usage error.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+impl Config {
+    /// Merges `cli`, the environment (through `env`) and the config file.
+    pub fn resolve(cli: &Cli, env: EnvLookup<'_>) -> Result<Self, Error> {
+        let file = match &cli.config {
+            Some(path) => load_file(path)?,
+            None => FileConfig::default(),
+        };
+
+        let url = cli
+            .db_url
+            .clone()
+            .or_else(|| env("DATABASE_URL"))
+            .or(file.db_url)
+            .ok_or_else(|| Error::usage("no database URL: pass --db-url or set DATABASE_URL"))?;
+
+        let cli_query = match (&cli.query, &cli.positional_query, &cli.query_file) {
+            (Some(q), _, _) | (None, Some(q), _) => Some(QuerySource::Text(q.clone())),
+            (None, None, Some(f)) => Some(QuerySource::File(f.clone())),
+            (None, None, None) => None,
+        };
+        let file_query = match (file.query, file.query_file) {
+            (Some(_), Some(_)) => {
+                return Err(Error::ConfigFile {
+                    path: cli.config.clone().unwrap_or_default(),
+                    message: "set either query or query-file, not both".into(),
+                });
+            }
+            (Some(q), None) => Some(QuerySource::Text(q)),
+            (None, Some(f)) => Some(QuerySource::File(f)),
+            (None, None) => None,
+        };
+        let query = match cli_query
+            .or_else(|| env("DATABASE_QUERY").map(QuerySource::Text))
+            .or(file_query)
+        {
+            Some(QuerySource::Text(q)) => q,
+            Some(QuerySource::File(path)) => std::fs::read_to_string(&path)
+                .map_err(|source| Error::QueryFile { path, source })?,
+            None => {
+                return Err(Error::usage(
+                    "no query: pass --query, a QUERY argument or --query-file, or set DATABASE_QUERY",
+                ));
+            }
+        };
+        let query = normalize_query(&query)
+            .ok_or_else(|| Error::usage("the query is empty"))?
+            .to_string();
+
+        let output = cli
+            .output
+            .clone()
+            .or_else(|| env("OUTPUT_FILE").map(PathBuf::from))
+            .or(file.output)
+            .ok_or_else(|| {
+                Error::usage("no output: pass --output FILE (or - for stdout) or set OUTPUT_FILE")
+            })?;
+        if output.as_os_str().is_empty() {
+            return Err(Error::usage("the output path is empty"));
+        }
+
+        let format = cli
+            .format
+            .or(file.format)
+            .unwrap_or_else(|| Format::from_path(&output));
+        let flag = |cli: bool, file: Option<bool>| cli || file.unwrap_or(false);
+        let format_options = FormatOptions {
+            header: !flag(cli.no_header, file.no_header),
+            line_ending: if flag(cli.crlf, file.crlf) {
+                LineEnding::CrLf
+            } else {
+                LineEnding::Lf
+            },
+            null: cli.null.clone().or(file.null).unwrap_or_default(),
+            binary: cli.binary.or(file.binary).unwrap_or_default(),
+            pretty: flag(cli.pretty, file.pretty),
+        };
+        // A marker holding a special byte would have to be quoted and could
+        // then not be told apart from the same text.
+        let delimiter = if format == Format::Csv { ',' } else { '\t' };
+        if format != Format::Json && format_options.null.contains(['\r', '\n', '"', delimiter]) {
+            return Err(Error::usage(format!(
+                "--null must not contain CR, LF, '\"' or the delimiter {delimiter:?}"
+            )));
+        }
+
+        let mut connect = parse_url(&url)?;
+        let file_tls = FileTls {
+            ssl_mode: file.ssl_mode,
+            tls_ca_file: file.tls_ca_file,
+            insecure_skip_hostname_verify: file.insecure_skip_hostname_verify,
+            allow_invalid_certificate: file.allow_invalid_certificate,
+            tls_cert: file.tls_cert,
+            tls_key: file.tls_key,
+        };
+        let tls = resolve_tls(cli, &file_tls, connect.url_ssl_mode, cli.config.as_deref())?;
+        connect.options.ssl_mode = tls.mode;
+        connect.options.tls = crate::conn::tls::build(tls.mode, &tls.files)?;
+        connect.options.tls_ca_file = tls.files.ca_file;
+        connect.options.tls_cert = tls.files.cert;
+        connect.options.tls_key = tls.files.key;
+        let server_key = cli.server_public_key.clone().or(file.server_public_key);
+        let get_key = cli.get_server_public_key || file.get_server_public_key.unwrap_or(false);
+        if server_key.is_some() && get_key {
+            return Err(Error::usage(
+                "--server-public-key and --get-server-public-key exclude each other",
+            ));
+        }
+        if let Some(path) = &server_key {
+            const WHAT: &str = "server public key (--server-public-key)";
+            let pem = std::fs::read(path).map_err(|e| Error::TlsFile {
+                path: path.clone(),
+                what: WHAT,
+                message: e.to_string(),
+            })?;
+            gd_protocol::handshake::check_server_public_key(&pem).map_err(|e| Error::TlsFile {
+                path: path.clone(),
+                what: WHAT,
+                message: e.to_string(),
+            })?;
+            connect.options.server_public_key_pem = Some(pem);
+        }
+        connect.options.server_public_key = server_key;
+        connect.options.get_server_public_key = get_key;
+        connect.options.connect_timeout = Duration::from_secs(
+            cli.connect_timeout
+                .or(file.connect_timeout)
+                .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+        );
+        if connect.options.connect_timeout.is_zero() {
+            return Err(Error::usage("--connect-timeout must be at least 1 second"));
+        }
+        let read_timeout = cli
+            .read_timeout
+            .or(file.read_timeout)
+            .unwrap_or(DEFAULT_READ_TIMEOUT);
+        connect.options.read_timeout =
+            (read_timeout > 0).then(|| Duration::from_secs(read_timeout));
+        let max_row_size = match (cli.max_row_size.as_ref(), file.max_row_size.as_ref()) {
+            (Some(text), _) | (None, Some(ByteSize::Text(text))) => parse_byte_size(text)
+                .ok_or_else(|| {
+                    Error::usage(format!(
+                        "--max-row-size {text:?} is not a size: use bytes or a number with K, M or G"
+                    ))
+                })?,
+            (None, Some(ByteSize::Number(n))) => *n,
+            (None, None) => DEFAULT_MAX_ROW_SIZE,
+        };
+        if !(MIN_MAX_ROW_SIZE..=DEFAULT_MAX_ROW_SIZE).contains(&max_row_size) {
+            return Err(Error::usage(format!(
+                "--max-row-size must be between 4K and 1G (the server's own limit), not {max_row_size}"
+            )));
+        }
+        connect.options.max_row_size = max_row_size;
+
+        Ok(Self {
+            connect: connect.options,
+            query,
+            output,
+            format,
+            format_options,
+            allow_empty: flag(cli.allow_empty, file.allow_empty),
+            verbosity: cli.verbose.max(file.verbose.unwrap_or(0)),
+            quiet: flag(cli.quiet, file.quiet),
+            warnings: tls.warnings,
+        })
+    }
+}
+
+/// Drops surrounding whitespace and trailing semicolons (a query file often
+/// ends with `;`, which the server rejects without multi-statements).
+fn normalize_query(q: &str) -> Option<&str> {
+    let q = q
+        .trim()
+        .trim_end_matches(|c: char| c == ';' || c.is_whitespace());
+    (!q.is_empty()).then_some(q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use std::collections::HashMap;
+
+    pub(super) fn resolve(args: &[&str], env: &[(&str, &str)]) -> Result<Config, Error> {
+        let cli = Cli::try_parse_from(std::iter::once("gold_digger").chain(args.iter().copied()))
+            .unwrap();
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::resolve(&cli, &|k| env.get(k).cloned())
+    }
+
+    pub(super) const URL: &str = "mysql://u%40x:p%3Ass@db.example:3307/sales";
+
+    #[test]
+    fn precedence_flags_env_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "db-url = \"{URL}\"\nquery = \"SELECT 3\"\noutput = \"f.json\"\npretty = true\n"
+            ),
+        )
+        .unwrap();
+        let f = file.to_str().unwrap();
+        let c = resolve(&["--config", f], &[]).unwrap();
+        assert_eq!(
+            (
+                c.query.as_str(),
+                c.output.to_str(),
+                c.format,
+                c.format_options.pretty
+            ),
+            ("SELECT 3", Some("f.json"), Format::Json, true)
+        );
+        let c = resolve(
+            &["--config", f],
+            &[("DATABASE_QUERY", "SELECT 2"), ("OUTPUT_FILE", "e.csv")],
+        )
+        .unwrap();
+        assert_eq!((c.query.as_str(), c.format), ("SELECT 2", Format::Csv));
+        let c = resolve(
+            &["--config", f, "SELECT 1"],
+            &[("DATABASE_QUERY", "SELECT 2")],
+        )
+        .unwrap();
+        assert_eq!(c.query, "SELECT 1");
+    }
+
+    #[test]
+    fn null_markers_with_special_bytes_are_refused() {
+        for (marker, out) in [
+            ("a,b", "o.csv"),
+            ("a\tb", "o.tsv"),
+            ("\"", "o.csv"),
+            ("x\ny", "o.tsv"),
+        ] {
+            let e = resolve(
+                &["--db-url", URL, "-q", "x", "-o", out, "--null", marker],
+                &[],
+            )
+            .unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{marker:?}");
+        }
+        let c = resolve(
+            &["--db-url", URL, "-q", "x", "-o", "o.tsv", "--null", "\\N"],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.format_options.null, "\\N");
+        assert!(
+            resolve(
+                &["--db-url", URL, "-q", "x", "-o", "o.csv", "--null", "a\tb"],
+                &[]
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn byte_sizes() {
+        for (text, n) in [
+            ("4096", 4096),
+            ("64K", 64 << 10),
+            ("64m", 64 << 20),
+            ("1G", 1 << 30),
+            ("16MiB", 16 << 20),
+            ("2kb", 2048),
+        ] {
+            assert_eq!(parse_byte_size(text), Some(n), "{text}");
+        }
+        for bad in ["", "M", "1T", "-1", "1.5M", "99999999999999999999G", "x"] {
+            assert_eq!(parse_byte_size(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn read_timeout_and_max_row_size() {
+        let base = ["--db-url", URL, "-q", "x", "-o", "o"];
+        let c = resolve(&base, &[]).unwrap();
+        assert_eq!(
+            c.connect.read_timeout,
+            Some(Duration::from_secs(DEFAULT_READ_TIMEOUT))
+        );
+        assert_eq!(c.connect.max_row_size, 1 << 30);
+        let mut a = base.to_vec();
+        a.extend(["--read-timeout", "0", "--max-row-size", "64M"]);
+        let c = resolve(&a, &[]).unwrap();
+        assert_eq!(c.connect.read_timeout, None);
+        assert_eq!(c.connect.max_row_size, 64 << 20);
+        for bad in ["2G", "100", "lots"] {
+            let mut a = base.to_vec();
+            a.extend(["--max-row-size", bad]);
+            assert_eq!(resolve(&a, &[]).unwrap_err().exit_code(), 2, "{bad}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "read-timeout = 5\nmax-row-size = \"1M\"\n").unwrap();
+        let mut a = base.to_vec();
+        a.extend(["--config", file.to_str().unwrap()]);
+        let c = resolve(&a, &[]).unwrap();
+        assert_eq!(c.connect.read_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(c.connect.max_row_size, 1 << 20);
+        std::fs::write(&file, "max-row-size = 8192\n").unwrap();
+        assert_eq!(resolve(&a, &[]).unwrap().connect.max_row_size, 8192);
+    }
+
+    #[test]
+    fn query_normalisation() {
+        assert_eq!(normalize_query("  SELECT 1 ;\n ; \n"), Some("SELECT 1"));
+        assert_eq!(normalize_query(" ;\n"), None);
+    }
+
+    #[test]
+    fn debug_and_dump_redact_the_password() {
+        let c = resolve(&["--db-url", URL, "-q", "x", "-o", "o"], &[]).unwrap();
+        assert!(!format!("{c:?}").contains("p:ss"));
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(!json.contains("p:ss") && json.contains("***"), "{json}");
+    }
+}
