@@ -33,7 +33,7 @@
 use super::encode::{
     binary_as_text, bit_value, find_marked, push_base64, push_hex, push_u64, quote_table,
 };
-use super::scan::{self, Cursor, QuoteClass, SCAN_LIMIT};
+use super::scan::{QuoteClass, RowMask, SCAN_LIMIT};
 use super::{BinaryEncoding, FormatOptions, LineEnding, RowWriter};
 use gd_protocol::{ColumnDef, ColumnKind, RowView};
 use std::ops::Range;
@@ -58,8 +58,8 @@ pub struct DelimitedWriter {
     /// Per column: whether its values are written exactly as sent (all kinds
     /// but BIT and binary), which allows copying runs of fields at once.
     verbatim: Vec<bool>,
-    /// Offsets of the bytes that force quoting in the current row packet.
-    marks: Vec<u32>,
+    /// Where the bytes that force quoting are in the current row packet.
+    mask: RowMask,
     /// Rows longer than this are handled value by value (tests lower it to
     /// check that both paths write the same bytes).
     scan_limit: usize,
@@ -84,10 +84,10 @@ trait Marks {
     }
 }
 
-impl Marks for Cursor<'_> {
+impl Marks for &RowMask {
     #[inline]
     fn first_in(&mut self, _payload: &[u8], range: Range<usize>) -> Option<usize> {
-        Cursor::first_in(self, range.start, range.end)
+        RowMask::first_in(self, range.start, range.end)
     }
 }
 
@@ -126,7 +126,7 @@ impl DelimitedWriter {
             null_field: Box::default(),
             kinds: Vec::new(),
             verbatim: Vec::new(),
-            marks: Vec::new(),
+            mask: RowMask::default(),
             scan_limit: SCAN_LIMIT,
         };
         let mut null_field = Vec::new();
@@ -241,16 +241,10 @@ impl DelimitedWriter {
     /// value of a verbatim kind, with no byte that forces quoting and not
     /// equal to the NULL marker.
     #[inline]
-    fn plain(
-        &self,
-        j: usize,
-        payload: &[u8],
-        range: &Range<usize>,
-        marks: &mut Cursor<'_>,
-    ) -> bool {
+    fn plain(&self, j: usize, payload: &[u8], range: &Range<usize>, marks: &mut &RowMask) -> bool {
         self.verbatim.get(j).copied().unwrap_or(false)
             && !range.is_empty()
-            && marks.first_in(range.start, range.end).is_none()
+            && RowMask::first_in(marks, range.start, range.end).is_none()
             && (self.null.is_empty() || payload[range.clone()] != *self.null)
     }
 
@@ -264,7 +258,7 @@ impl DelimitedWriter {
     /// short here, so copying a tail twice costs less than deciding each
     /// run's extent first.
     #[inline]
-    fn write_scanned_row(&self, row: &RowView<'_>, out: &mut Vec<u8>, marks: &mut Cursor<'_>) {
+    fn write_scanned_row(&self, row: &RowView<'_>, out: &mut Vec<u8>, marks: &mut &RowMask) {
         let payload = row.payload();
         let n = row.len();
         let null_is_empty = self.null.is_empty();
@@ -472,10 +466,10 @@ impl RowWriter for DelimitedWriter {
         debug_assert_eq!(row.len(), self.kinds.len(), "row and column counts differ");
         let payload = row.payload();
         if payload.len() <= self.scan_limit {
-            let mut marks = std::mem::take(&mut self.marks);
-            scan::mark(&self.class, payload, &mut marks);
-            self.write_scanned_row(row, out, &mut Cursor::new(&marks));
-            self.marks = marks;
+            let mut mask = std::mem::take(&mut self.mask);
+            mask.scan(&self.class, payload);
+            self.write_scanned_row(row, out, &mut &mask);
+            self.mask = mask;
         } else {
             self.write_row(row, out, &mut Search(&self.needs_quote));
         }
