@@ -32,6 +32,7 @@ use super::encode::{
     push_u64,
 };
 use super::json_text::is_json;
+use super::scan::{JsonClass, RowMask, SCAN_LIMIT};
 use super::{BinaryEncoding, FormatOptions, RowWriter};
 use gd_protocol::{ColumnDef, ColumnKind, RowView};
 use std::collections::{HashMap, HashSet};
@@ -47,6 +48,8 @@ pub struct JsonWriter {
     /// colon), built once in `begin` so a row only copies bytes.
     keys: Vec<u8>,
     rows: u64,
+    /// Where the current row packet has bytes a string cannot just copy.
+    mask: RowMask,
 }
 
 /// Where a column's key prefix lies in `JsonWriter::keys`, and its kind.
@@ -66,8 +69,23 @@ impl JsonWriter {
             columns: Vec::new(),
             keys: Vec::new(),
             rows: 0,
+            mask: RowMask::default(),
         }
     }
+}
+
+/// Whether values of `kind` are written as JSON strings of their text.
+#[inline]
+fn is_string_kind(kind: ColumnKind) -> bool {
+    !matches!(
+        kind,
+        ColumnKind::Integer
+            | ColumnKind::Decimal
+            | ColumnKind::Float
+            | ColumnKind::Bit
+            | ColumnKind::Json
+            | ColumnKind::Binary
+    )
 }
 
 /// Appends a JSON string of UTF-8 text, or of `"0x…"` hex when the bytes are
@@ -246,11 +264,27 @@ impl RowWriter for JsonWriter {
             "row and column counts differ"
         );
         out.extend_from_slice(self.row_start());
-        for (column, field) in self.columns.iter().zip(row.iter()) {
+        let payload = row.payload();
+        // One scan of the packet says which string values are plain ASCII
+        // with nothing to escape (long rows are checked value by value).
+        let scanned = payload.len() <= SCAN_LIMIT;
+        if scanned {
+            self.mask.scan(&JsonClass, payload);
+        }
+        for (j, column) in self.columns.iter().enumerate() {
             out.extend_from_slice(&self.keys[column.key_start..column.key_end]);
-            match field {
+            match row.range(j) {
                 None => out.extend_from_slice(b"null"),
-                Some(value) => push_value(out, column.kind, self.binary, value),
+                Some(r)
+                    if scanned
+                        && is_string_kind(column.kind)
+                        && self.mask.first_in(r.start, r.end).is_none() =>
+                {
+                    out.push(b'"');
+                    out.extend_from_slice(&payload[r]);
+                    out.push(b'"');
+                }
+                Some(r) => push_value(out, column.kind, self.binary, &payload[r]),
             }
         }
         out.extend_from_slice(self.row_end());

@@ -66,6 +66,32 @@ impl ByteClass for QuoteClass {
     }
 }
 
+/// The bytes after which a JSON string needs more than a copy: `"`, `\`,
+/// control bytes (escaped) and non-ASCII bytes (checked as UTF-8). NUL is
+/// among them, so a zero-padded tail is marked past the end of the bytes;
+/// [`RowMask::first_in`] is only ever asked about ranges within them.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct JsonClass;
+
+impl ByteClass for JsonClass {
+    #[inline]
+    fn contains(&self, b: u8) -> bool {
+        !(0x20..0x80).contains(&b) || b == b'"' || b == b'\\'
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    fn mask_into(&self, bytes: &[u8], words: &mut Vec<u32>) {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU was just found to support AVX2.
+            unsafe { simd::mask_json_avx2(bytes, words) }
+        } else {
+            // SAFETY: SSE2 is part of the x86_64 baseline.
+            unsafe { simd::mask_json_sse2(bytes, words) }
+        }
+    }
+}
+
 /// The portable classification, also the reference the vector paths are
 /// tested against.
 fn mask_bytewise<C: ByteClass + ?Sized>(class: &C, bytes: &[u8], words: &mut Vec<u32>) {
@@ -125,9 +151,9 @@ impl RowMask {
 #[cfg(target_arch = "x86_64")]
 mod simd {
     use core::arch::x86_64::{
-        __m128i, __m256i, _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x,
-        _mm_set1_epi8, _mm256_cmpeq_epi8, _mm256_movemask_epi8, _mm256_or_si256, _mm256_set_epi64x,
-        _mm256_set1_epi8,
+        __m128i, __m256i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set_epi64x, _mm_set1_epi8, _mm256_cmpeq_epi8, _mm256_cmpgt_epi8, _mm256_movemask_epi8,
+        _mm256_or_si256, _mm256_set_epi64x, _mm256_set1_epi8,
     };
 
     /// The little-endian u64 at `chunk[i..i + 8]`.
@@ -193,6 +219,50 @@ mod simd {
             let any = _mm256_or_si256(
                 _mm256_or_si256(_mm256_cmpeq_epi8(v, d), _mm256_cmpeq_epi8(v, q)),
                 _mm256_or_si256(_mm256_cmpeq_epi8(v, cr), _mm256_cmpeq_epi8(v, lf)),
+            );
+            words.push(_mm256_movemask_epi8(any) as u32);
+        }
+    }
+
+    /// Masks `"`, `\\`, control and non-ASCII bytes, 16 bytes per compare.
+    /// One signed compare catches both ends: bytes 0x80..=0xFF are negative.
+    #[target_feature(enable = "sse2")]
+    pub(super) fn mask_json_sse2(bytes: &[u8], words: &mut Vec<u32>) {
+        let space = _mm_set1_epi8(0x20);
+        let q = _mm_set1_epi8(b'"' as i8);
+        let bs = _mm_set1_epi8(b'\\' as i8);
+        let (blocks, padded) = blocks(bytes);
+        for block in blocks.chain(padded.as_ref().map(|p| &p[..])) {
+            let mut hits = [0u32; 2];
+            for (hit, chunk) in hits.iter_mut().zip(block.chunks_exact(16)) {
+                let v: __m128i = _mm_set_epi64x(read_u64(chunk, 8), read_u64(chunk, 0));
+                let any = _mm_or_si128(
+                    _mm_cmplt_epi8(v, space),
+                    _mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)),
+                );
+                *hit = _mm_movemask_epi8(any) as u32;
+            }
+            words.push(hits[0] | hits[1] << 16);
+        }
+    }
+
+    /// The same, 32 bytes per compare.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn mask_json_avx2(bytes: &[u8], words: &mut Vec<u32>) {
+        let space = _mm256_set1_epi8(0x20);
+        let q = _mm256_set1_epi8(b'"' as i8);
+        let bs = _mm256_set1_epi8(b'\\' as i8);
+        let (blocks, padded) = blocks(bytes);
+        for block in blocks.chain(padded.as_ref().map(|p| &p[..])) {
+            let v: __m256i = _mm256_set_epi64x(
+                read_u64(block, 24),
+                read_u64(block, 16),
+                read_u64(block, 8),
+                read_u64(block, 0),
+            );
+            let any = _mm256_or_si256(
+                _mm256_cmpgt_epi8(space, v),
+                _mm256_or_si256(_mm256_cmpeq_epi8(v, q), _mm256_cmpeq_epi8(v, bs)),
             );
             words.push(_mm256_movemask_epi8(any) as u32);
         }
@@ -281,6 +351,56 @@ mod tests {
                                 "{name}: byte {b} at {at} of {len}"
                             );
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The JSON class's implementations, as [`implementations`] does for quoting.
+    fn json_implementations(bytes: &[u8]) -> Vec<(&'static str, Vec<u32>)> {
+        let mut all = Vec::new();
+        let mut w = Vec::new();
+        mask_bytewise(&JsonClass, bytes, &mut w);
+        all.push(("bytewise", w));
+        #[cfg(target_arch = "x86_64")]
+        {
+            let mut w = Vec::new();
+            // SAFETY: SSE2 is part of the x86_64 baseline.
+            unsafe { simd::mask_json_sse2(bytes, &mut w) };
+            all.push(("sse2", w));
+            if std::arch::is_x86_feature_detected!("avx2") {
+                let mut w = Vec::new();
+                // SAFETY: AVX2 was just detected.
+                unsafe { simd::mask_json_avx2(bytes, &mut w) };
+                all.push(("avx2", w));
+            }
+        }
+        let mut m = RowMask::default();
+        m.scan(&JsonClass, bytes);
+        all.push(("dispatch", m.words));
+        all
+    }
+
+    #[test]
+    fn json_class_at_every_lane() {
+        for b in 0..=255u8 {
+            assert_eq!(
+                JsonClass.contains(b),
+                matches!(b, 0x00..=0x1F | 0x80..=0xFF | b'"' | b'\\'),
+                "{b}"
+            );
+        }
+        for len in [1, 15, 16, 17, 31, 32, 33, 64, 70] {
+            for b in 0..=255u8 {
+                for at in 0..len {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = b;
+                    let expected: Vec<usize> =
+                        (0..len).filter(|&i| JsonClass.contains(bytes[i])).collect();
+                    for (name, words) in json_implementations(&bytes) {
+                        assert_eq!(words.len(), len.div_ceil(32), "{name}: word count");
+                        assert_eq!(offsets(&words, len), expected, "{name}: byte {b} at {at}");
                     }
                 }
             }
