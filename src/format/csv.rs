@@ -43,7 +43,7 @@ use std::ops::Range;
 #[derive(Clone)]
 pub struct DelimitedWriter {
     delimiter: u8,
-    /// Bytes that force quoting, for the 16-byte scan of a row.
+    /// Bytes that force quoting, for the vector scan of a row.
     class: QuoteClass,
     /// The same set as a table, for rows too long to scan whole.
     needs_quote: [bool; 256],
@@ -65,28 +65,16 @@ pub struct DelimitedWriter {
     scan_limit: usize,
 }
 
-/// Where the bytes that force quoting are: listed for the whole row, or
-/// searched for value by value in rows too long to list.
+/// Where the bytes that force quoting are: in the row's bitmask, or searched
+/// for value by value in rows too long to scan whole.
 trait Marks {
     /// Offset of the first such byte in `range` of the payload.
-    fn first_in(&mut self, payload: &[u8], range: Range<usize>) -> Option<usize>;
-
-    /// Appends `range` of `payload` in quotes with every `"` doubled;
-    /// `first` is what [`Marks::first_in`] returned for it.
-    fn push_quoted(
-        &mut self,
-        out: &mut Vec<u8>,
-        payload: &[u8],
-        range: Range<usize>,
-        first: usize,
-    ) {
-        push_quoted(out, &payload[range.clone()], first - range.start);
-    }
+    fn first_in(&self, payload: &[u8], range: Range<usize>) -> Option<usize>;
 }
 
-impl Marks for &RowMask {
+impl Marks for RowMask {
     #[inline]
-    fn first_in(&mut self, _payload: &[u8], range: Range<usize>) -> Option<usize> {
+    fn first_in(&self, _payload: &[u8], range: Range<usize>) -> Option<usize> {
         RowMask::first_in(self, range.start, range.end)
     }
 }
@@ -96,7 +84,7 @@ struct Search<'a>(&'a [bool; 256]);
 
 impl Marks for Search<'_> {
     #[inline]
-    fn first_in(&mut self, payload: &[u8], range: Range<usize>) -> Option<usize> {
+    fn first_in(&self, payload: &[u8], range: Range<usize>) -> Option<usize> {
         let start = range.start;
         find_marked(self.0, &payload[range]).map(|i| start + i)
     }
@@ -152,7 +140,7 @@ impl DelimitedWriter {
         out: &mut Vec<u8>,
         payload: &[u8],
         range: Range<usize>,
-        marks: &mut impl Marks,
+        marks: &impl Marks,
     ) {
         let value = &payload[range.clone()];
         if value.is_empty() {
@@ -160,7 +148,7 @@ impl DelimitedWriter {
                 out.extend_from_slice(b"\"\"");
             }
         } else if let Some(first) = marks.first_in(payload, range.clone()) {
-            marks.push_quoted(out, payload, range, first);
+            push_quoted(out, value, first - range.start);
         } else if *value == *self.null {
             push_quoted(out, value, value.len());
         } else {
@@ -186,7 +174,7 @@ impl DelimitedWriter {
         kind: ColumnKind,
         payload: &[u8],
         range: Range<usize>,
-        marks: &mut impl Marks,
+        marks: &impl Marks,
     ) {
         let value = &payload[range.clone()];
         let start = out.len();
@@ -214,7 +202,7 @@ impl DelimitedWriter {
     /// 0xFB byte becomes a delimiter). Returns the end of the run (exclusive,
     /// ending on a value), or `start` when field `start` itself does not qualify.
     #[inline]
-    fn verbatim_run(&self, row: &RowView<'_>, start: usize, marks: &mut impl Marks) -> usize {
+    fn verbatim_run(&self, row: &RowView<'_>, start: usize, marks: &impl Marks) -> usize {
         let (mut end, mut prev_end) = (start, 0);
         for j in start..row.len() {
             match row.range(j) {
@@ -241,10 +229,10 @@ impl DelimitedWriter {
     /// value of a verbatim kind, with no byte that forces quoting and not
     /// equal to the NULL marker.
     #[inline]
-    fn plain(&self, j: usize, payload: &[u8], range: &Range<usize>, marks: &mut &RowMask) -> bool {
+    fn plain(&self, j: usize, payload: &[u8], range: &Range<usize>, mask: &RowMask) -> bool {
         self.verbatim.get(j).copied().unwrap_or(false)
             && !range.is_empty()
-            && RowMask::first_in(marks, range.start, range.end).is_none()
+            && mask.first_in(range.start, range.end).is_none()
             && (self.null.is_empty() || payload[range.clone()] != *self.null)
     }
 
@@ -258,7 +246,7 @@ impl DelimitedWriter {
     /// short here, so copying a tail twice costs less than deciding each
     /// run's extent first.
     #[inline]
-    fn write_scanned_row(&self, row: &RowView<'_>, out: &mut Vec<u8>, marks: &mut &RowMask) {
+    fn write_scanned_row(&self, row: &RowView<'_>, out: &mut Vec<u8>, mask: &RowMask) {
         let payload = row.payload();
         let n = row.len();
         let null_is_empty = self.null.is_empty();
@@ -268,7 +256,7 @@ impl DelimitedWriter {
                 out.push(self.delimiter);
             }
             match row.range(j) {
-                Some(r) if self.plain(j, payload, &r, marks) => {
+                Some(r) if self.plain(j, payload, &r, mask) => {
                     // out[at(x)] holds payload[x] for x >= r.start.
                     let origin = out.len();
                     let at = |x: usize| origin + x - r.start;
@@ -282,8 +270,7 @@ impl DelimitedWriter {
                                 end += 1;
                             }
                             Some(next)
-                                if next.start == end + 1
-                                    && self.plain(j, payload, &next, marks) =>
+                                if next.start == end + 1 && self.plain(j, payload, &next, mask) =>
                             {
                                 out[at(end)] = self.delimiter;
                                 end = next.end;
@@ -296,7 +283,7 @@ impl DelimitedWriter {
                 }
                 Some(r) => {
                     let kind = self.kinds.get(j).copied().unwrap_or(ColumnKind::Text);
-                    self.push_value(out, kind, payload, r, marks);
+                    self.push_value(out, kind, payload, r, mask);
                     j += 1;
                 }
                 None => {
@@ -311,7 +298,7 @@ impl DelimitedWriter {
     /// One row of a packet too long to scan whole: each run's extent is
     /// found first, so that every byte is copied once.
     #[inline]
-    fn write_row(&self, row: &RowView<'_>, out: &mut Vec<u8>, marks: &mut impl Marks) {
+    fn write_row(&self, row: &RowView<'_>, out: &mut Vec<u8>, marks: &impl Marks) {
         let payload = row.payload();
         let n = row.len();
         let mut i = 0;
@@ -455,7 +442,7 @@ impl RowWriter for DelimitedWriter {
                     out.push(self.delimiter);
                 }
                 let name = c.name.as_bytes();
-                self.push_text(out, name, 0..name.len(), &mut Search(&self.needs_quote));
+                self.push_text(out, name, 0..name.len(), &Search(&self.needs_quote));
             }
             out.extend_from_slice(self.line_end);
         }
@@ -468,10 +455,10 @@ impl RowWriter for DelimitedWriter {
         if payload.len() <= self.scan_limit {
             let mut mask = std::mem::take(&mut self.mask);
             mask.scan(&self.class, payload);
-            self.write_scanned_row(row, out, &mut &mask);
+            self.write_scanned_row(row, out, &mask);
             self.mask = mask;
         } else {
-            self.write_row(row, out, &mut Search(&self.needs_quote));
+            self.write_row(row, out, &Search(&self.needs_quote));
         }
     }
 

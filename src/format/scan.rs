@@ -11,11 +11,13 @@
 //! targets build the same mask one byte at a time.
 //!
 //! Escaping rule: none here; a [`ByteClass`] only says which bytes a
-//! writer's rule cares about (for CSV/TSV: what forces quoting). Non-UTF-8 bytes are classified like any other.
+//! writer's rule cares about (what forces CSV/TSV quoting, what a JSON string
+//! cannot copy as it is). Non-UTF-8 bytes are classified like any other.
 
-/// Row packets longer than this are not scanned as a whole: their mark
-/// list could grow to four bytes per row byte. Writers fall back to
-/// per-value searching, which is as fast for the long values such rows hold.
+/// Row packets longer than this are not scanned as a whole: the CSV
+/// writer's copy-ahead would copy their long tails more than once, and
+/// per-value searching is as fast for the long values such rows hold. It
+/// also keeps the mask at 2 KiB.
 pub(crate) const SCAN_LIMIT: usize = 64 * 1024;
 
 /// A set of byte values, testable one byte at a time or, on x86_64, a
