@@ -180,94 +180,94 @@ mod simd {
         (blocks, padded)
     }
 
-    /// Masks the delimiter, `"`, CR and LF, 16 bytes per compare.
+    /// One mask word per 32 bytes, 16 bytes per compare: `hit` sets the
+    /// lanes of the bytes in the class.
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    fn mask_sse2(bytes: &[u8], words: &mut Vec<u32>, hit: impl Fn(__m128i) -> __m128i) {
+        let (blocks, padded) = blocks(bytes);
+        for block in blocks.chain(padded.as_ref().map(|p| &p[..])) {
+            let mut halves = [0u32; 2];
+            for (half, chunk) in halves.iter_mut().zip(block.chunks_exact(16)) {
+                // u64 reads rather than a raw pointer load keep this safe.
+                let v = _mm_set_epi64x(read_u64(chunk, 8), read_u64(chunk, 0));
+                *half = _mm_movemask_epi8(hit(v)) as u32;
+            }
+            words.push(halves[0] | halves[1] << 16);
+        }
+    }
+
+    /// The same, 32 bytes per compare.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn mask_avx2(bytes: &[u8], words: &mut Vec<u32>, hit: impl Fn(__m256i) -> __m256i) {
+        let (blocks, padded) = blocks(bytes);
+        for block in blocks.chain(padded.as_ref().map(|p| &p[..])) {
+            let v = _mm256_set_epi64x(
+                read_u64(block, 24),
+                read_u64(block, 16),
+                read_u64(block, 8),
+                read_u64(block, 0),
+            );
+            words.push(_mm256_movemask_epi8(hit(v)) as u32);
+        }
+    }
+
+    /// Masks the delimiter, `"`, CR and LF.
     #[target_feature(enable = "sse2")]
     pub(super) fn mask_quote_sse2(bytes: &[u8], delimiter: u8, words: &mut Vec<u32>) {
         let d = _mm_set1_epi8(delimiter as i8);
         let q = _mm_set1_epi8(b'"' as i8);
         let cr = _mm_set1_epi8(b'\r' as i8);
         let lf = _mm_set1_epi8(b'\n' as i8);
-        let (blocks, padded) = blocks(bytes);
-        for block in blocks.chain(padded.as_ref().map(|p| &p[..])) {
-            let mut hits = [0u32; 2];
-            for (hit, chunk) in hits.iter_mut().zip(block.chunks_exact(16)) {
-                // u64 reads rather than a raw pointer load keep this safe.
-                let v: __m128i = _mm_set_epi64x(read_u64(chunk, 8), read_u64(chunk, 0));
-                let any = _mm_or_si128(
-                    _mm_or_si128(_mm_cmpeq_epi8(v, d), _mm_cmpeq_epi8(v, q)),
-                    _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)),
-                );
-                *hit = _mm_movemask_epi8(any) as u32;
-            }
-            words.push(hits[0] | hits[1] << 16);
-        }
+        mask_sse2(bytes, words, |v| {
+            _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(v, d), _mm_cmpeq_epi8(v, q)),
+                _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)),
+            )
+        });
     }
 
-    /// The same, 32 bytes per compare.
     #[target_feature(enable = "avx2")]
     pub(super) fn mask_quote_avx2(bytes: &[u8], delimiter: u8, words: &mut Vec<u32>) {
         let d = _mm256_set1_epi8(delimiter as i8);
         let q = _mm256_set1_epi8(b'"' as i8);
         let cr = _mm256_set1_epi8(b'\r' as i8);
         let lf = _mm256_set1_epi8(b'\n' as i8);
-        let (blocks, padded) = blocks(bytes);
-        for block in blocks.chain(padded.as_ref().map(|p| &p[..])) {
-            let v: __m256i = _mm256_set_epi64x(
-                read_u64(block, 24),
-                read_u64(block, 16),
-                read_u64(block, 8),
-                read_u64(block, 0),
-            );
-            let any = _mm256_or_si256(
+        mask_avx2(bytes, words, |v| {
+            _mm256_or_si256(
                 _mm256_or_si256(_mm256_cmpeq_epi8(v, d), _mm256_cmpeq_epi8(v, q)),
                 _mm256_or_si256(_mm256_cmpeq_epi8(v, cr), _mm256_cmpeq_epi8(v, lf)),
-            );
-            words.push(_mm256_movemask_epi8(any) as u32);
-        }
+            )
+        });
     }
 
-    /// Masks `"`, `\\`, control and non-ASCII bytes, 16 bytes per compare.
-    /// One signed compare catches both ends: bytes 0x80..=0xFF are negative.
+    /// Masks `"`, `\\`, control and non-ASCII bytes. One signed compare
+    /// catches both ends: bytes 0x80..=0xFF are negative.
     #[target_feature(enable = "sse2")]
     pub(super) fn mask_json_sse2(bytes: &[u8], words: &mut Vec<u32>) {
         let space = _mm_set1_epi8(0x20);
         let q = _mm_set1_epi8(b'"' as i8);
         let bs = _mm_set1_epi8(b'\\' as i8);
-        let (blocks, padded) = blocks(bytes);
-        for block in blocks.chain(padded.as_ref().map(|p| &p[..])) {
-            let mut hits = [0u32; 2];
-            for (hit, chunk) in hits.iter_mut().zip(block.chunks_exact(16)) {
-                let v: __m128i = _mm_set_epi64x(read_u64(chunk, 8), read_u64(chunk, 0));
-                let any = _mm_or_si128(
-                    _mm_cmplt_epi8(v, space),
-                    _mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)),
-                );
-                *hit = _mm_movemask_epi8(any) as u32;
-            }
-            words.push(hits[0] | hits[1] << 16);
-        }
+        mask_sse2(bytes, words, |v| {
+            _mm_or_si128(
+                _mm_cmplt_epi8(v, space),
+                _mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)),
+            )
+        });
     }
 
-    /// The same, 32 bytes per compare.
     #[target_feature(enable = "avx2")]
     pub(super) fn mask_json_avx2(bytes: &[u8], words: &mut Vec<u32>) {
         let space = _mm256_set1_epi8(0x20);
         let q = _mm256_set1_epi8(b'"' as i8);
         let bs = _mm256_set1_epi8(b'\\' as i8);
-        let (blocks, padded) = blocks(bytes);
-        for block in blocks.chain(padded.as_ref().map(|p| &p[..])) {
-            let v: __m256i = _mm256_set_epi64x(
-                read_u64(block, 24),
-                read_u64(block, 16),
-                read_u64(block, 8),
-                read_u64(block, 0),
-            );
-            let any = _mm256_or_si256(
+        mask_avx2(bytes, words, |v| {
+            _mm256_or_si256(
                 _mm256_cmpgt_epi8(space, v),
                 _mm256_or_si256(_mm256_cmpeq_epi8(v, q), _mm256_cmpeq_epi8(v, bs)),
-            );
-            words.push(_mm256_movemask_epi8(any) as u32);
-        }
+            )
+        });
     }
 }
 
