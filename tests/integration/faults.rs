@@ -54,6 +54,31 @@ fn run_limited(cmd: &mut Command, seconds: u64) -> Run {
     run_with(cmd, Duration::from_secs(seconds), None, |_| {})
 }
 
+/// An export of [`CUT_QUERY`] through a relay that forwards `after` server bytes and then
+/// nothing for 60 s, with `extra` flags. The run limit (20 s) is far below the stall, so
+/// only a timeout of gold_digger's can end it; checked here: it ended within the limit and
+/// left the previous target as it was.
+fn export_through_stall(after: usize, tls: bool, extra: &[&str], what: &str) -> Run {
+    let relay = Relay::start(
+        server().port,
+        Fault::Stall {
+            after,
+            stall: Duration::from_secs(60),
+        },
+    );
+    let url = if tls {
+        relay.url_tls("gd", "gd_pass", "gd_test")
+    } else {
+        relay.url("gd", "gd_pass", "gd_test")
+    };
+    let t = Target::new();
+    let started = Instant::now();
+    let r = run_limited(&mut gd_to(&url, CUT_QUERY, &t.path, extra), 20);
+    t.assert_untouched(what);
+    assert!(started.elapsed() < Duration::from_secs(20), "{what}: {r}");
+    r
+}
+
 /// The number in "export failed after N rows".
 fn rows_reported(r: &Run) -> u64 {
     let text = String::from_utf8_lossy(&r.stderr);
@@ -328,58 +353,24 @@ fn corrupt_or_stalled_tls_record_ends_cleanly() {
     assert_eq!(r.code(), 4, "{r}");
     assert_stderr_has(&r, "cannot decrypt", "corrupt TLS record");
 
-    let relay = Relay::start(
-        server().port,
-        Fault::Stall {
-            after: at + 100,
-            stall: Duration::from_secs(60),
-        },
-    );
-    let t = Target::new();
-    let started = Instant::now();
-    let r = run_limited(
-        &mut gd_to(
-            &relay.url_tls("gd", "gd_pass", "gd_test"),
-            CUT_QUERY,
-            &t.path,
-            &["--read-timeout", "1"],
-        ),
-        20,
-    );
+    let r = export_through_stall(at + 100, true, &["--read-timeout", "1"], "TLS stall");
     r.assert_code(4);
     assert_stderr_has(&r, "sent nothing for 1 s", "TLS stall");
-    t.assert_untouched("TLS stall");
-    assert!(started.elapsed() < Duration::from_secs(20));
 }
 
 #[test]
 fn stall_in_the_rows_ends_with_read_timeout() {
     let layout = record_layout();
-    let relay = Relay::start(
-        server().port,
-        Fault::Stall {
-            after: layout.row_ends[100],
-            stall: Duration::from_secs(60),
-        },
-    );
-    let t = Target::new();
-    let started = Instant::now();
-    // The run limit (20 s) is far below the stall (60 s): only the read timeout can end it.
-    let r = run_limited(
-        &mut gd_to(
-            &relay.url("gd", "gd_pass", "gd_test"),
-            CUT_QUERY,
-            &t.path,
-            &["--read-timeout", "1"],
-        ),
-        20,
+    let r = export_through_stall(
+        layout.row_ends[100],
+        false,
+        &["--read-timeout", "1"],
+        "stall",
     );
     r.assert_code(4);
     assert_stderr_has(&r, "sent nothing for 1 s", "stall");
     assert_stderr_has(&r, "--read-timeout", "stall");
     assert_eq!(rows_reported(&r), 101);
-    t.assert_untouched("stall");
-    assert!(started.elapsed() < Duration::from_secs(20));
 }
 
 /// The read timeout bounds the silence between reads, not the export: a
@@ -423,26 +414,9 @@ fn a_slow_steady_stream_outlasts_the_read_timeout() {
 
 #[test]
 fn stall_in_the_greeting_ends_with_connect_timeout() {
-    let relay = Relay::start(
-        server().port,
-        Fault::Stall {
-            after: 10,
-            stall: Duration::from_secs(60),
-        },
-    );
-    let t = Target::new();
-    let r = run_limited(
-        &mut gd_to(
-            &relay.url("gd", "gd_pass", "gd_test"),
-            CUT_QUERY,
-            &t.path,
-            &["--connect-timeout", "1"],
-        ),
-        20,
-    );
+    let r = export_through_stall(10, false, &["--connect-timeout", "1"], "greeting stall");
     r.assert_code(3);
     assert_stderr_has(&r, "timed out after 1 s connecting", "greeting stall");
-    t.assert_untouched("greeting stall");
 }
 
 #[test]
