@@ -38,6 +38,10 @@ use super::{BinaryEncoding, FormatOptions, LineEnding, RowWriter};
 use gd_protocol::{ColumnDef, ColumnKind, RowView};
 use std::ops::Range;
 
+/// Bytes a run of plain fields copies ahead at once: more than most rows, so
+/// a row is usually one copy per run.
+const COPY_WINDOW: usize = 2048;
+
 /// Writes CSV or TSV: one engine, parameterised by the delimiter, so the
 /// two formats cannot drift apart.
 #[derive(Clone)]
@@ -63,6 +67,8 @@ pub struct DelimitedWriter {
     /// Rows longer than this are handled value by value (tests lower it to
     /// check that both paths write the same bytes).
     scan_limit: usize,
+    /// How far ahead a run of plain fields copies at once (tests lower it).
+    copy_window: usize,
 }
 
 /// Where the bytes that force quoting are: in the row's bitmask, or searched
@@ -116,6 +122,7 @@ impl DelimitedWriter {
             verbatim: Vec::new(),
             mask: RowMask::default(),
             scan_limit: SCAN_LIMIT,
+            copy_window: COPY_WINDOW,
         };
         let mut null_field = Vec::new();
         if let Some(first) = find_marked(&w.needs_quote, &w.null) {
@@ -238,13 +245,14 @@ impl DelimitedWriter {
 
     /// One row of a packet short enough to have been scanned whole.
     ///
-    /// Copy-ahead: at the first plain field of a run, the whole rest of the
-    /// packet is copied at once; then each following field that is plain and
-    /// had a one-byte length prefix (or is NULL under the empty marker) only
-    /// costs turning that prefix byte into a delimiter. At the first field
-    /// that is not, the copy is cut back to where the run ended. Rows are
-    /// short here, so copying a tail twice costs less than deciding each
-    /// run's extent first.
+    /// Copy-ahead: at the first plain field of a run, the next
+    /// `copy_window` bytes of the packet are copied at once (more follow in
+    /// steps of that size if the run goes on); then each following field
+    /// that is plain and had a one-byte length prefix (or is NULL under the
+    /// empty marker) only costs turning that prefix byte into a delimiter. At
+    /// the first field that is not, the copy is cut back to where the run
+    /// ended. A run copies at most one window more than it keeps, so a wide
+    /// row with many runs stays linear in its length.
     #[inline]
     fn write_scanned_row(&self, row: &RowView<'_>, out: &mut Vec<u8>, mask: &RowMask) {
         let payload = row.payload();
@@ -257,21 +265,32 @@ impl DelimitedWriter {
             }
             match row.range(j) {
                 Some(r) if self.plain(j, payload, &r, mask) => {
-                    // out[at(x)] holds payload[x] for x >= r.start.
+                    // out[at(x)] holds payload[x] for r.start <= x < copied.
                     let origin = out.len();
                     let at = |x: usize| origin + x - r.start;
-                    out.extend_from_slice(&payload[r.start..]);
+                    let mut copied = r.start;
+                    // Copies on until `upto` (exclusive) is covered.
+                    let cover = |out: &mut Vec<u8>, copied: &mut usize, upto: usize| {
+                        if upto > *copied {
+                            let next = payload.len().min(upto.max(*copied + self.copy_window));
+                            out.extend_from_slice(&payload[*copied..next]);
+                            *copied = next;
+                        }
+                    };
+                    cover(out, &mut copied, r.end);
                     let mut end = r.end;
                     j += 1;
                     while j < n {
                         match row.range(j) {
                             None if null_is_empty => {
+                                cover(out, &mut copied, end + 1);
                                 out[at(end)] = self.delimiter;
                                 end += 1;
                             }
                             Some(next)
                                 if next.start == end + 1 && self.plain(j, payload, &next, mask) =>
                             {
+                                cover(out, &mut copied, next.end);
                                 out[at(end)] = self.delimiter;
                                 end = next.end;
                             }
@@ -953,7 +972,13 @@ pub(super) mod tests {
             let mut per_value = DelimitedWriter::new(delimiter, &options);
             per_value.scan_limit = 0;
             let per_value = write_all(&mut per_value, &cols, &borrowed);
-            prop_assert_eq!(scanned, per_value);
+            prop_assert_eq!(&scanned, &per_value);
+            // Copy-ahead windows that end inside, at and just past fields.
+            for window in [1, 2, 3, 7, 300] {
+                let mut w = DelimitedWriter::new(delimiter, &options);
+                w.copy_window = window;
+                prop_assert_eq!(&write_all(&mut w, &cols, &borrowed), &per_value, "window {}", window);
+            }
         }
 
         #[test]
