@@ -216,12 +216,8 @@ impl DelimitedWriter {
                 None if j > start && self.null.is_empty() => prev_end += 1,
                 None => break,
                 Some(r) => {
-                    let plain = self.verbatim.get(j).copied().unwrap_or(false)
-                        && !r.is_empty()
-                        && (j == start || r.start == prev_end + 1)
-                        && marks.first_in(row.payload(), r.clone()).is_none()
-                        && (self.null.is_empty() || row.payload()[r.clone()] != *self.null);
-                    if !plain {
+                    let adjacent = j == start || r.start == prev_end + 1;
+                    if !(adjacent && self.plain(j, row.payload(), &r, marks)) {
                         break;
                     }
                     prev_end = r.end;
@@ -236,10 +232,10 @@ impl DelimitedWriter {
     /// value of a verbatim kind, with no byte that forces quoting and not
     /// equal to the NULL marker.
     #[inline]
-    fn plain(&self, j: usize, payload: &[u8], range: &Range<usize>, mask: &RowMask) -> bool {
+    fn plain(&self, j: usize, payload: &[u8], range: &Range<usize>, marks: &impl Marks) -> bool {
         self.verbatim.get(j).copied().unwrap_or(false)
             && !range.is_empty()
-            && mask.first_in(range.start, range.end).is_none()
+            && marks.first_in(payload, range.clone()).is_none()
             && (self.null.is_empty() || payload[range.clone()] != *self.null)
     }
 
