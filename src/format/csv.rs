@@ -33,6 +33,7 @@
 use super::encode::{
     binary_as_text, bit_value, find_marked, push_base64, push_hex, push_u64, quote_table,
 };
+use super::quote::push_quoted;
 use super::scan::{QuoteClass, RowMask, SCAN_LIMIT};
 use super::{BinaryEncoding, FormatOptions, LineEnding, RowWriter};
 use gd_protocol::{ColumnDef, ColumnKind, RowView};
@@ -363,82 +364,6 @@ impl std::fmt::Debug for DelimitedWriter {
             .field("kinds", &self.kinds)
             .finish_non_exhaustive()
     }
-}
-
-/// Appends `value` in quotes with every `"` doubled. `first` is the index of
-/// the first byte that needed quoting; no `"` comes before it.
-///
-/// Short values (a JSON document in a cell holds a quote every few bytes)
-/// go eight bytes at a time into a pre-sized region: each step copies eight
-/// bytes, then advances past them or past the first `"` among them and
-/// doubles it. Per quoted `bench.mixed` value (about 31 bytes, 8 quotes;
-/// callgrind, 20 k rows) this costs 432 instructions; pushing byte by byte
-/// cost 486, a branch-free byte loop 595, a memcpy per quote more. Long
-/// values use memchr, whose wide scans win when quotes are rare.
-#[inline]
-fn push_quoted(out: &mut Vec<u8>, value: &[u8], first: usize) {
-    let (clean, rest) = value.split_at(first);
-    if rest.len() > 256 {
-        out.reserve(value.len() + rest.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(clean);
-        let mut rest = rest;
-        while let Some(i) = memchr::memchr(b'"', rest) {
-            out.extend_from_slice(&rest[..=i]);
-            out.push(b'"');
-            rest = &rest[i + 1..];
-        }
-        out.extend_from_slice(rest);
-        out.push(b'"');
-        return;
-    }
-    // Room for every byte doubled, both quotes and one overrun of 8 bytes;
-    // cut back to what was written at the end.
-    let start = out.len();
-    out.resize(start + clean.len() + 2 * rest.len() + 2 + 8, 0);
-    let dst = &mut out[start..];
-    dst[0] = b'"';
-    dst[1..=clean.len()].copy_from_slice(clean);
-    let mut w = 1 + clean.len();
-    let mut r = 0;
-    while let Some(chunk) = rest.get(r..r + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        dst[w..w + 8].copy_from_slice(&word);
-        match first_quote(u64::from_le_bytes(word)) {
-            None => {
-                r += 8;
-                w += 8;
-            }
-            Some(q) => {
-                w += q + 1;
-                dst[w] = b'"';
-                w += 1;
-                r += q + 1;
-            }
-        }
-    }
-    for &b in &rest[r..] {
-        dst[w] = b;
-        w += 1;
-        if b == b'"' {
-            dst[w] = b'"';
-            w += 1;
-        }
-    }
-    dst[w] = b'"';
-    out.truncate(start + w + 1);
-}
-
-/// Index of the first `"` among the eight bytes of `word` (little-endian).
-/// The zero-byte test is exact for the lowest match, which is all this needs.
-#[inline]
-fn first_quote(word: u64) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let x = word ^ (ONES * u64::from(b'"'));
-    let zero = x.wrapping_sub(ONES) & !x & HIGHS;
-    (zero != 0).then(|| (zero.trailing_zeros() / 8) as usize)
 }
 
 impl RowWriter for DelimitedWriter {

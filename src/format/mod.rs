@@ -10,6 +10,7 @@ pub mod csv;
 mod encode;
 pub mod json;
 mod json_text;
+mod quote;
 mod scan;
 pub mod tsv;
 

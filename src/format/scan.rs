@@ -26,16 +26,16 @@ pub(crate) trait ByteClass {
     /// Whether `b` is in the set.
     fn contains(&self, b: u8) -> bool;
 
-    /// Appends one mask word per 32 bytes of `bytes` (bit i of word w for
-    /// byte 32w + i), the last word covering a shorter tail.
-    fn mask_into(&self, bytes: &[u8], words: &mut Vec<u32>) {
+    /// Fills `words`, one per 32 bytes of `bytes` (bit i of word w for
+    /// byte 32w + i), the last covering a shorter tail; bits past the end
+    /// of `bytes` are clear. `words` holds `bytes.len().div_ceil(32)`.
+    fn mask_into(&self, bytes: &[u8], words: &mut [u32]) {
         mask_bytewise(self, bytes, words);
     }
 }
 
 /// The bytes that force a CSV/TSV field into quotes: the delimiter, `"`,
-/// CR and LF. NUL is never among them, which lets a short tail be padded
-/// with zeros.
+/// CR and LF.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct QuoteClass {
     delimiter: u8,
@@ -56,7 +56,7 @@ impl ByteClass for QuoteClass {
 
     #[cfg(target_arch = "x86_64")]
     #[inline]
-    fn mask_into(&self, bytes: &[u8], words: &mut Vec<u32>) {
+    fn mask_into(&self, bytes: &[u8], words: &mut [u32]) {
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU was just found to support AVX2.
             unsafe { simd::mask_quote_avx2(bytes, self.delimiter, words) }
@@ -69,9 +69,7 @@ impl ByteClass for QuoteClass {
 }
 
 /// The bytes after which a JSON string needs more than a copy: `"`, `\`,
-/// control bytes (escaped) and non-ASCII bytes (checked as UTF-8). NUL is
-/// among them, so a zero-padded tail is marked past the end of the bytes;
-/// [`RowMask::first_in`] is only ever asked about ranges within them.
+/// control bytes (escaped) and non-ASCII bytes (checked as UTF-8).
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct JsonClass;
 
@@ -83,7 +81,7 @@ impl ByteClass for JsonClass {
 
     #[cfg(target_arch = "x86_64")]
     #[inline]
-    fn mask_into(&self, bytes: &[u8], words: &mut Vec<u32>) {
+    fn mask_into(&self, bytes: &[u8], words: &mut [u32]) {
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU was just found to support AVX2.
             unsafe { simd::mask_json_avx2(bytes, words) }
@@ -96,20 +94,21 @@ impl ByteClass for JsonClass {
 
 /// The portable classification, also the reference the vector paths are
 /// tested against.
-fn mask_bytewise<C: ByteClass + ?Sized>(class: &C, bytes: &[u8], words: &mut Vec<u32>) {
-    for block in bytes.chunks(32) {
-        let word = block
+fn mask_bytewise<C: ByteClass + ?Sized>(class: &C, bytes: &[u8], words: &mut [u32]) {
+    for (block, word) in bytes.chunks(32).zip(words) {
+        *word = block
             .iter()
             .enumerate()
             .filter(|&(_, &b)| class.contains(b))
             .fold(0u32, |w, (i, _)| w | 1 << i);
-        words.push(word);
     }
 }
 
 /// The marked bytes of one row packet, as a bitmask.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct RowMask {
+    /// Grows to the longest row seen and never shrinks (so no row pays for
+    /// clearing it); words past the current row are stale, and never read.
     words: Vec<u32>,
 }
 
@@ -117,12 +116,15 @@ impl RowMask {
     /// Replaces the mask with that of `bytes` under `class`.
     #[inline]
     pub(crate) fn scan<C: ByteClass>(&mut self, class: &C, bytes: &[u8]) {
-        self.words.clear();
-        class.mask_into(bytes, &mut self.words);
+        let n = bytes.len().div_ceil(32);
+        if self.words.len() < n {
+            self.words.resize(n, 0);
+        }
+        class.mask_into(bytes, &mut self.words[..n]);
     }
 
     /// The offset of the first marked byte in `start..end`, if any. `end`
-    /// must not pass the scanned bytes.
+    /// must not pass the scanned bytes (past them, stale words would be read).
     #[inline]
     pub(crate) fn first_in(&self, start: usize, end: usize) -> Option<usize> {
         if start >= end {
@@ -166,56 +168,61 @@ mod simd {
         i64::from_le_bytes(w)
     }
 
-    /// `bytes` in 32-byte blocks, and the tail (if any) padded with zeros,
-    /// which no class holds.
+    /// Fills `words` (see [`super::ByteClass::mask_into`]) from `block`,
+    /// which gives the mask bits of 32 bytes. A short tail is read as the
+    /// last 32 bytes, overlapping the block before, and its word shifted down:
+    /// one more compare instead of copying it into a padded block (a call
+    /// to memset and one to memcpy). Only rows under 32 bytes are padded.
     #[inline]
-    fn blocks(bytes: &[u8]) -> (core::slice::ChunksExact<'_, u8>, Option<[u8; 32]>) {
+    fn mask_blocks(bytes: &[u8], words: &mut [u32], block: impl Fn(&[u8]) -> u32) {
         let blocks = bytes.chunks_exact(32);
-        let tail = blocks.remainder();
-        let padded = (!tail.is_empty()).then(|| {
-            let mut p = [0u8; 32];
-            p[..tail.len()].copy_from_slice(tail);
-            p
-        });
-        (blocks, padded)
+        let tail = blocks.remainder().len();
+        let mut words = words.iter_mut();
+        for (b, word) in blocks.zip(words.by_ref()) {
+            *word = block(b);
+        }
+        if let Some(word) = words.next().filter(|_| tail > 0) {
+            *word = match bytes.len().checked_sub(32) {
+                Some(at) => block(&bytes[at..]) >> (32 - tail),
+                None => {
+                    let mut padded = [0u8; 32];
+                    padded[..tail].copy_from_slice(bytes);
+                    block(&padded) & (u32::MAX >> (32 - tail))
+                }
+            };
+        }
     }
 
-    /// One mask word per 32 bytes, 16 bytes per compare: `hit` sets the
-    /// lanes of the bytes in the class.
+    /// 16 bytes per compare: `hit` sets the lanes of the bytes in the class.
     #[inline]
     #[target_feature(enable = "sse2")]
-    fn mask_sse2(bytes: &[u8], words: &mut Vec<u32>, hit: impl Fn(__m128i) -> __m128i) {
-        let (blocks, padded) = blocks(bytes);
-        for block in blocks.chain(padded.as_ref().map(|p| &p[..])) {
-            let mut halves = [0u32; 2];
-            for (half, chunk) in halves.iter_mut().zip(block.chunks_exact(16)) {
-                // u64 reads rather than a raw pointer load keep this safe.
-                let v = _mm_set_epi64x(read_u64(chunk, 8), read_u64(chunk, 0));
-                *half = _mm_movemask_epi8(hit(v)) as u32;
-            }
-            words.push(halves[0] | halves[1] << 16);
-        }
+    fn mask_sse2(bytes: &[u8], words: &mut [u32], hit: impl Fn(__m128i) -> __m128i) {
+        mask_blocks(bytes, words, |block| {
+            // u64 reads rather than a raw pointer load keep this safe.
+            let lo = _mm_set_epi64x(read_u64(block, 8), read_u64(block, 0));
+            let hi = _mm_set_epi64x(read_u64(block, 24), read_u64(block, 16));
+            _mm_movemask_epi8(hit(lo)) as u32 | (_mm_movemask_epi8(hit(hi)) as u32) << 16
+        });
     }
 
     /// The same, 32 bytes per compare.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn mask_avx2(bytes: &[u8], words: &mut Vec<u32>, hit: impl Fn(__m256i) -> __m256i) {
-        let (blocks, padded) = blocks(bytes);
-        for block in blocks.chain(padded.as_ref().map(|p| &p[..])) {
+    fn mask_avx2(bytes: &[u8], words: &mut [u32], hit: impl Fn(__m256i) -> __m256i) {
+        mask_blocks(bytes, words, |block| {
             let v = _mm256_set_epi64x(
                 read_u64(block, 24),
                 read_u64(block, 16),
                 read_u64(block, 8),
                 read_u64(block, 0),
             );
-            words.push(_mm256_movemask_epi8(hit(v)) as u32);
-        }
+            _mm256_movemask_epi8(hit(v)) as u32
+        });
     }
 
     /// Masks the delimiter, `"`, CR and LF.
     #[target_feature(enable = "sse2")]
-    pub(super) fn mask_quote_sse2(bytes: &[u8], delimiter: u8, words: &mut Vec<u32>) {
+    pub(super) fn mask_quote_sse2(bytes: &[u8], delimiter: u8, words: &mut [u32]) {
         let d = _mm_set1_epi8(delimiter as i8);
         let q = _mm_set1_epi8(b'"' as i8);
         let cr = _mm_set1_epi8(b'\r' as i8);
@@ -229,7 +236,7 @@ mod simd {
     }
 
     #[target_feature(enable = "avx2")]
-    pub(super) fn mask_quote_avx2(bytes: &[u8], delimiter: u8, words: &mut Vec<u32>) {
+    pub(super) fn mask_quote_avx2(bytes: &[u8], delimiter: u8, words: &mut [u32]) {
         let d = _mm256_set1_epi8(delimiter as i8);
         let q = _mm256_set1_epi8(b'"' as i8);
         let cr = _mm256_set1_epi8(b'\r' as i8);
@@ -245,7 +252,7 @@ mod simd {
     /// Masks `"`, `\\`, control and non-ASCII bytes. One signed compare
     /// catches both ends: bytes 0x80..=0xFF are negative.
     #[target_feature(enable = "sse2")]
-    pub(super) fn mask_json_sse2(bytes: &[u8], words: &mut Vec<u32>) {
+    pub(super) fn mask_json_sse2(bytes: &[u8], words: &mut [u32]) {
         let space = _mm_set1_epi8(0x20);
         let q = _mm_set1_epi8(b'"' as i8);
         let bs = _mm_set1_epi8(b'\\' as i8);
@@ -258,7 +265,7 @@ mod simd {
     }
 
     #[target_feature(enable = "avx2")]
-    pub(super) fn mask_json_avx2(bytes: &[u8], words: &mut Vec<u32>) {
+    pub(super) fn mask_json_avx2(bytes: &[u8], words: &mut [u32]) {
         let space = _mm256_set1_epi8(0x20);
         let q = _mm256_set1_epi8(b'"' as i8);
         let bs = _mm256_set1_epi8(b'\\' as i8);
@@ -283,9 +290,10 @@ mod tests {
             .collect()
     }
 
-    /// The marked offsets a mask holds.
+    /// The marked offsets a mask holds, past `len` too (which must be none).
     fn offsets(words: &[u32], len: usize) -> Vec<usize> {
-        (0..len)
+        assert_eq!(words.len(), len.div_ceil(32), "word count");
+        (0..32 * words.len())
             .filter(|&i| words[i / 32] >> (i % 32) & 1 == 1)
             .collect()
     }
@@ -294,17 +302,17 @@ mod tests {
     fn implementations(delimiter: u8, bytes: &[u8]) -> Vec<(&'static str, Vec<u32>)> {
         let class = QuoteClass::new(delimiter);
         let mut all = Vec::new();
-        let mut w = Vec::new();
+        let mut w = vec![u32::MAX; bytes.len().div_ceil(32)];
         mask_bytewise(&class, bytes, &mut w);
         all.push(("bytewise", w));
         #[cfg(target_arch = "x86_64")]
         {
-            let mut w = Vec::new();
+            let mut w = vec![u32::MAX; bytes.len().div_ceil(32)];
             // SAFETY: SSE2 is part of the x86_64 baseline.
             unsafe { simd::mask_quote_sse2(bytes, delimiter, &mut w) };
             all.push(("sse2", w));
             if std::arch::is_x86_feature_detected!("avx2") {
-                let mut w = Vec::new();
+                let mut w = vec![u32::MAX; bytes.len().div_ceil(32)];
                 // SAFETY: AVX2 was just detected.
                 unsafe { simd::mask_quote_avx2(bytes, delimiter, &mut w) };
                 all.push(("avx2", w));
@@ -312,7 +320,7 @@ mod tests {
         }
         let mut m = RowMask::default();
         m.scan(&class, bytes);
-        all.push(("dispatch", m.words));
+        all.push(("dispatch", m.words[..bytes.len().div_ceil(32)].to_vec()));
         all
     }
 
@@ -362,17 +370,17 @@ mod tests {
     /// The JSON class's implementations, as [`implementations`] does for quoting.
     fn json_implementations(bytes: &[u8]) -> Vec<(&'static str, Vec<u32>)> {
         let mut all = Vec::new();
-        let mut w = Vec::new();
+        let mut w = vec![u32::MAX; bytes.len().div_ceil(32)];
         mask_bytewise(&JsonClass, bytes, &mut w);
         all.push(("bytewise", w));
         #[cfg(target_arch = "x86_64")]
         {
-            let mut w = Vec::new();
+            let mut w = vec![u32::MAX; bytes.len().div_ceil(32)];
             // SAFETY: SSE2 is part of the x86_64 baseline.
             unsafe { simd::mask_json_sse2(bytes, &mut w) };
             all.push(("sse2", w));
             if std::arch::is_x86_feature_detected!("avx2") {
-                let mut w = Vec::new();
+                let mut w = vec![u32::MAX; bytes.len().div_ceil(32)];
                 // SAFETY: AVX2 was just detected.
                 unsafe { simd::mask_json_avx2(bytes, &mut w) };
                 all.push(("avx2", w));
@@ -380,7 +388,7 @@ mod tests {
         }
         let mut m = RowMask::default();
         m.scan(&JsonClass, bytes);
-        all.push(("dispatch", m.words));
+        all.push(("dispatch", m.words[..bytes.len().div_ceil(32)].to_vec()));
         all
     }
 
