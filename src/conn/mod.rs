@@ -1,6 +1,7 @@
 //! A logged-in session: connect, handshake, authenticate, run statements,
 //! and hand result packets to a caller's handler without copying them.
 
+mod batch;
 mod inbuf;
 mod record;
 pub mod tls;
@@ -292,6 +293,25 @@ impl Session {
             .read_timeout
             .map(|limit| (limit, Box::pin(tokio::time::sleep(limit))));
         let mut last_read = tokio::time::Instant::now();
+        // Large reads while the response streams in; put back at the end.
+        let mut mark = self.stream.tcp().map(batch::LowWater::start);
+        let result = self
+            .stream_packets(&mut handler, &mut silence, &mut last_read, mark.as_mut())
+            .await;
+        if let (Some(mark), Some(tcp)) = (mark, self.stream.tcp()) {
+            mark.finish(tcp);
+        }
+        result
+    }
+
+    /// The loop of [`Session::for_each_packet`].
+    async fn stream_packets<E>(
+        &mut self,
+        handler: &mut impl FnMut(&[u8]) -> Result<Flow, E>,
+        silence: &mut Option<(Duration, std::pin::Pin<Box<tokio::time::Sleep>>)>,
+        last_read: &mut tokio::time::Instant,
+        mut mark: Option<&mut batch::LowWater>,
+    ) -> Result<(), PacketError<E>> {
         loop {
             let input = self.inbuf.filled();
             let mut pos = 0;
@@ -313,8 +333,9 @@ impl Session {
                 }
             };
             self.inbuf.consume(pos);
-            let mut fill = std::pin::pin!(self.stream.fill(&mut self.inbuf, need));
-            match &mut silence {
+            let mut fill =
+                std::pin::pin!(self.stream.fill(&mut self.inbuf, need, mark.as_deref_mut()));
+            match silence {
                 // Bounds the silence between reads, not the whole export.
                 Some((limit, timer)) => loop {
                     tokio::select! {
@@ -324,14 +345,14 @@ impl Session {
                             if last_read.elapsed() >= *limit {
                                 return Err(PacketError::Timeout(*limit));
                             }
-                            timer.as_mut().reset(last_read + *limit);
+                            timer.as_mut().reset(*last_read + *limit);
                         }
                     }
                 },
                 None => fill.await,
             }
             .map_err(PacketError::Io)?;
-            last_read = tokio::time::Instant::now();
+            *last_read = tokio::time::Instant::now();
         }
     }
 
@@ -421,6 +442,9 @@ async fn read_owned(
         };
         inbuf.consume(pos);
         // The connect timeout bounds the whole login, so no read timeout here.
-        stream.fill(inbuf, need).await.map_err(PacketError::Io)?;
+        stream
+            .fill(inbuf, need, None)
+            .await
+            .map_err(PacketError::Io)?;
     }
 }

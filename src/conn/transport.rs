@@ -5,6 +5,7 @@
 //! kernel-connection API hands the keys to [`RecordLayer`], which decrypts
 //! records in place in that buffer (why: see the `record` module).
 
+use super::batch::{Batched, LowWater};
 use super::inbuf::InBuf;
 use super::record::RecordLayer;
 use rustls::ClientConfig;
@@ -64,12 +65,34 @@ impl Transport {
     }
 
     /// Reads at least once more into `inbuf`, first making room for `need`
-    /// unconsumed bytes (see [`InBuf::fill`]).
-    pub(super) async fn fill(&mut self, inbuf: &mut InBuf, need: usize) -> io::Result<()> {
+    /// unconsumed bytes (see [`InBuf::fill`]); over TCP under `mark`, if
+    /// given (see [`super::batch`]).
+    pub(super) async fn fill(
+        &mut self,
+        inbuf: &mut InBuf,
+        need: usize,
+        mark: Option<&mut LowWater>,
+    ) -> io::Result<()> {
+        match (self, mark) {
+            (Self::Tcp(tcp), Some(mark)) => inbuf.fill(&mut Batched { tcp, mark }, need).await,
+            (Self::Tcp(s), None) => inbuf.fill(s, need).await,
+            (Self::Unix(s), _) => inbuf.fill(s, need).await,
+            (Self::Tls(t), Some(mark)) => {
+                let tcp = &t.tcp;
+                inbuf
+                    .fill_tls(&mut Batched { tcp, mark }, &mut t.records, need)
+                    .await
+            }
+            (Self::Tls(t), None) => inbuf.fill_tls(&mut t.tcp, &mut t.records, need).await,
+        }
+    }
+
+    /// The TCP socket underneath, if any.
+    pub(super) fn tcp(&self) -> Option<&TcpStream> {
         match self {
-            Self::Tcp(s) => inbuf.fill(s, need).await,
-            Self::Unix(s) => inbuf.fill(s, need).await,
-            Self::Tls(t) => inbuf.fill_tls(&mut t.tcp, &mut t.records, need).await,
+            Self::Tcp(s) => Some(s),
+            Self::Tls(t) => Some(&t.tcp),
+            Self::Unix(_) => None,
         }
     }
 
