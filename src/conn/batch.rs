@@ -100,8 +100,10 @@ impl AsyncRead for Batched<'_> {
                     }
                     ready!(mark.flush.as_mut().poll(cx));
                     mark.flush_armed = false;
-                    mark.raised = false;
-                    set_low_water(tcp, 1)?;
+                    // If the mark cannot be lowered, the direct read below
+                    // still takes what is queued (a non-blocking recv does
+                    // not wait for the mark); waits then stay bounded.
+                    mark.raised = set_low_water(tcp, 1).is_err();
                     // The runtime learns of the lowered mark only through a
                     // new readiness event, which older kernels do not send
                     // for bytes already queued: read them directly.

@@ -537,7 +537,9 @@ mod tests {
         };
         for len in 0..=33 {
             for b in 0..=255u8 {
-                let bytes: Vec<u8> = (0..len).map(|i| b.wrapping_add(i as u8 * 37)).collect();
+                let bytes: Vec<u8> = (0..len)
+                    .map(|i| b.wrapping_add((i as u8).wrapping_mul(37)))
+                    .collect();
                 let mut scalar = vec![0; 2 * len];
                 fill_hex(&mut scalar, &bytes);
                 assert_eq!(scalar, reference(&bytes), "scalar, {len} bytes from {b}");
