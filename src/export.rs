@@ -71,7 +71,7 @@ pub async fn export<W: RowWriter>(
             source: e.into(),
         })?;
     session
-        .for_each_packet(|payload| pipeline.packet(payload, &mut sink))
+        .for_each_packet(true, |payload| pipeline.packet(payload, &mut sink))
         .await
         .map_err(|e| match e {
             PacketError::Handler(e) => e,

@@ -267,7 +267,8 @@ impl Session {
             .await
             .map_err(|e| to_error(PacketError::Io(e)))?;
         let mut decoder = self.decoder();
-        self.for_each_packet(|payload| {
+        // A short response: batching would only add the flush wait.
+        self.for_each_packet(false, |payload| {
             decoder.feed(payload)?;
             Ok(if decoder.is_done() {
                 Flow::Stop
@@ -282,8 +283,12 @@ impl Session {
     /// Hands every packet of the current response to `handler`, in order,
     /// as slices of the receive buffer, until it returns [`Flow::Stop`].
     /// Reads the socket in large blocks; no allocation per packet.
+    ///
+    /// With `batched`, for responses that stream rows, the socket is read
+    /// in large batches (see [`batch`]).
     pub async fn for_each_packet<E>(
         &mut self,
+        batched: bool,
         mut handler: impl FnMut(&[u8]) -> Result<Flow, E>,
     ) -> Result<(), PacketError<E>> {
         // One timer for the whole response, moved only when it fires early:
@@ -294,7 +299,9 @@ impl Session {
             .map(|limit| (limit, Box::pin(tokio::time::sleep(limit))));
         let mut last_read = tokio::time::Instant::now();
         // Large reads while the response streams in; put back at the end.
-        let mut mark = self.stream.tcp().map(batch::LowWater::start);
+        let mut mark = (self.stream.tcp())
+            .filter(|_| batched)
+            .map(batch::LowWater::start);
         let result = self
             .stream_packets(&mut handler, &mut silence, &mut last_read, mark.as_mut())
             .await;

@@ -27,13 +27,19 @@ pub(super) fn push_quoted(out: &mut Vec<u8>, value: &[u8], first: usize) {
     }
     // Room for every byte doubled, both quotes and one step's overrun (16
     // bytes); cut back to what was written at the end.
-    // The clean part goes through the same steps: short, it is cheaper
-    // than a call to memcpy, and it has no quote to double.
     let start = out.len();
     crate::format::encode::grow(out, clean.len() + 2 * rest.len() + 2 + 16);
     let dst = &mut out[start..];
     dst[0] = b'"';
-    let w = 1 + double_quotes(&mut dst[1..], value);
+    let w = 1 + if clean.len() > SHORT {
+        // A long clean part (a value of a row too long to scan whole): one copy.
+        dst[1..=clean.len()].copy_from_slice(clean);
+        clean.len() + double_quotes(&mut dst[1 + clean.len()..], rest)
+    } else {
+        // A short one goes through the same steps as the rest: cheaper
+        // than a call to memcpy, and it has no quote to double.
+        double_quotes(&mut dst[1..], value)
+    };
     dst[w] = b'"';
     out.truncate(start + w + 1);
 }
