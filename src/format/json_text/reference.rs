@@ -2,37 +2,13 @@
 //! replaced, kept (for the tests only) as a second implementation to
 //! compare it with.
 
-use super::MAX_DEPTH;
+// The bit stack of open containers is shared with the automaton; the
+// grammar is what the two implement independently.
+use super::{MAX_DEPTH, Nesting};
 
 /// Whether `text` is exactly one JSON value, with optional whitespace around it.
 pub(super) fn is_json(text: &[u8]) -> bool {
     (text.is_ascii() || std::str::from_utf8(text).is_ok()) && Parser { text, at: 0 }.document()
-}
-
-/// Open containers as a bit stack: 1 for an object, 0 for an array.
-struct Nesting {
-    bits: [u64; MAX_DEPTH / 64],
-    depth: usize,
-}
-
-impl Nesting {
-    fn push(&mut self, object: bool) -> bool {
-        if self.depth == MAX_DEPTH {
-            return false;
-        }
-        let (word, bit) = (self.depth / 64, self.depth % 64);
-        self.bits[word] = (self.bits[word] & !(1 << bit)) | (u64::from(object) << bit);
-        self.depth += 1;
-        true
-    }
-
-    /// Whether the innermost open container is an object (false when none).
-    fn in_object(&self) -> bool {
-        self.depth > 0 && {
-            let top = self.depth - 1;
-            self.bits[top / 64] >> (top % 64) & 1 == 1
-        }
-    }
 }
 
 struct Parser<'a> {
