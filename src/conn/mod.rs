@@ -291,20 +291,11 @@ impl Session {
         batched: bool,
         mut handler: impl FnMut(&[u8]) -> Result<Flow, E>,
     ) -> Result<(), PacketError<E>> {
-        // One timer for the whole response, moved only when it fires early:
-        // arming a timeout around every read (thousands per second) cost a
-        // timer-wheel insert, a removal and a clock read each.
-        let mut silence = self
-            .read_timeout
-            .map(|limit| (limit, Box::pin(tokio::time::sleep(limit))));
-        let mut last_read = tokio::time::Instant::now();
         // Large reads while the response streams in; put back at the end.
         let mut mark = (self.stream.tcp())
             .filter(|_| batched)
             .map(batch::LowWater::start);
-        let result = self
-            .stream_packets(&mut handler, &mut silence, &mut last_read, mark.as_mut())
-            .await;
+        let result = self.stream_packets(&mut handler, mark.as_mut()).await;
         if let (Some(mark), Some(tcp)) = (mark, self.stream.tcp()) {
             mark.finish(tcp);
         }
@@ -315,10 +306,15 @@ impl Session {
     async fn stream_packets<E>(
         &mut self,
         handler: &mut impl FnMut(&[u8]) -> Result<Flow, E>,
-        silence: &mut Option<(Duration, std::pin::Pin<Box<tokio::time::Sleep>>)>,
-        last_read: &mut tokio::time::Instant,
         mut mark: Option<&mut batch::LowWater>,
     ) -> Result<(), PacketError<E>> {
+        // One timer for the whole response, moved only when it fires early:
+        // arming a timeout around every read (thousands per second) cost a
+        // timer-wheel insert, a removal and a clock read each.
+        let mut silence = self
+            .read_timeout
+            .map(|limit| (limit, Box::pin(tokio::time::sleep(limit))));
+        let mut last_read = tokio::time::Instant::now();
         loop {
             let input = self.inbuf.filled();
             let mut pos = 0;
@@ -342,7 +338,7 @@ impl Session {
             self.inbuf.consume(pos);
             let mut fill =
                 std::pin::pin!(self.stream.fill(&mut self.inbuf, need, mark.as_deref_mut()));
-            match silence {
+            match &mut silence {
                 // Bounds the silence between reads, not the whole export.
                 Some((limit, timer)) => loop {
                     tokio::select! {
@@ -352,14 +348,14 @@ impl Session {
                             if last_read.elapsed() >= *limit {
                                 return Err(PacketError::Timeout(*limit));
                             }
-                            timer.as_mut().reset(*last_read + *limit);
+                            timer.as_mut().reset(last_read + *limit);
                         }
                     }
                 },
                 None => fill.await,
             }
             .map_err(PacketError::Io)?;
-            *last_read = tokio::time::Instant::now();
+            last_read = tokio::time::Instant::now();
         }
     }
 
