@@ -395,25 +395,31 @@ mod tests {
         drop(v);
     }
 
-    #[test]
-    fn pump_writes_every_row() {
-        let input = mixed_response(1_000, true);
+    /// `rows` synthetic rows pumped through decode + CSV into a [`Collect`].
+    fn csv_export(rows: u64) -> (Collect, Summary) {
+        let input = mixed_response(rows, true);
         let mut framer = Framer::new(1 << 30);
         framer.encode(b"\x03q", &mut Vec::new());
         let mut pipeline = Pipeline::new(
             QueryDecoder::new(true, true),
             DelimitedWriter::csv(&FormatOptions::default()),
         );
-        let mut sink = Collect(Vec::new());
+        let mut sink = Collect::default();
         assert_eq!(
             pump(&mut framer, &mut pipeline, &input, &mut sink).unwrap(),
             input.len()
         );
         let summary = pipeline.finish(&mut sink, false).unwrap();
+        (sink, summary)
+    }
+
+    #[test]
+    fn pump_writes_every_row() {
+        let (sink, summary) = csv_export(1_000);
         assert_eq!(summary.rows, 1_000);
         let mut r = csv::ReaderBuilder::new()
             .has_headers(true)
-            .from_reader(&sink.0[..]);
+            .from_reader(&sink.bytes[..]);
         assert_eq!(r.headers().unwrap().len(), 18);
         assert_eq!(
             r.records()
@@ -427,25 +433,7 @@ mod tests {
     #[test]
     fn blocks_are_whole_and_nothing_is_lost_between_them() {
         // About 1.3 MB of CSV: several flushes, each cutting a row in two.
-        let input = mixed_response(5_000, true);
-        let mut framer = Framer::new(1 << 30);
-        framer.encode(b"\x03q", &mut Vec::new());
-        let mut pipeline = Pipeline::new(
-            QueryDecoder::new(true, true),
-            DelimitedWriter::csv(&FormatOptions::default()),
-        );
-        struct Blocks(Vec<usize>, Vec<u8>);
-        impl BlockSink for Blocks {
-            fn write_block(&mut self, block: &[u8]) -> Result<(), Error> {
-                self.0.push(block.len());
-                self.1.extend_from_slice(block);
-                Ok(())
-            }
-        }
-        let mut sink = Blocks(Vec::new(), Vec::new());
-        pump(&mut framer, &mut pipeline, &input, &mut sink).unwrap();
-        let summary = pipeline.finish(&mut sink, false).unwrap();
-        let (sizes, bytes) = (sink.0, sink.1);
+        let (Collect { sizes, bytes }, summary) = csv_export(5_000);
         assert!(sizes.len() > 3, "{sizes:?}");
         let (last, whole) = sizes.split_last().unwrap();
         assert!(
@@ -463,10 +451,16 @@ mod tests {
         assert_eq!(ids, (1..=5_000).collect::<Vec<u64>>());
     }
 
-    struct Collect(Vec<u8>);
+    /// Keeps every block written, and its size.
+    #[derive(Default)]
+    struct Collect {
+        sizes: Vec<usize>,
+        bytes: Vec<u8>,
+    }
     impl BlockSink for Collect {
         fn write_block(&mut self, block: &[u8]) -> Result<(), Error> {
-            self.0.extend_from_slice(block);
+            self.sizes.push(block.len());
+            self.bytes.extend_from_slice(block);
             Ok(())
         }
     }
