@@ -1,9 +1,19 @@
 //! Where output goes: a temporary file renamed into place on success, stdout,
 //! or a device or pipe that already exists (written directly).
+//!
+//! The temporary file is written with `O_DIRECT` where the file system
+//! allows it: the export's blocks go from our buffer to the device without
+//! a copy into the page cache. An export is written once and not read back
+//! by us, and it ends with an fsync anyway, so the cache only cost CPU:
+//! `dd` of 2.6 GB in 256 KiB blocks took 1.8-2.6 s of system time
+//! buffered and 0.8 s direct on this project's machines, and a buffered
+//! writer also pays for reclaiming the cache once memory fills up.
 
 use crate::error::Error;
+use crate::export::BLOCK_ALIGN;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// The destination of an export.
@@ -53,7 +63,7 @@ impl Sink {
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), Error> {
         let result = match self {
             Self::Stdout(s) => s.lock().write_all(bytes),
-            Self::File(f) => f.file.write_all(bytes),
+            Self::File(f) => f.write_all(bytes),
             Self::Device { file, .. } => file.write_all(bytes),
         };
         result.map_err(|source| self.error(source))
@@ -103,6 +113,8 @@ pub struct AtomicFile {
     temp: PathBuf,
     target: PathBuf,
     committed: bool,
+    /// Whether writes still bypass the page cache. Once off, stays off.
+    direct: bool,
 }
 
 impl AtomicFile {
@@ -137,17 +149,62 @@ impl AtomicFile {
             let temp = dir.join(temp_name);
             match OpenOptions::new().write(true).create_new(true).open(&temp) {
                 Ok(file) => {
+                    // Set after opening rather than in open(): a file system
+                    // without O_DIRECT refuses the open only after creating
+                    // the file, and refuses this flag change cleanly.
+                    let direct = set_direct(&file, true).is_ok();
                     return Ok(Self {
                         file,
                         temp,
                         target: target.to_path_buf(),
                         committed: false,
+                        direct,
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
                 Err(e) => return Err(err(e)),
             }
         }
+    }
+
+    /// Writes `bytes` at the end of the file. An aligned run of whole
+    /// [`BLOCK_ALIGN`] blocks goes direct; anything else (the export's last,
+    /// partial block, or a run the device refuses) ends direct writing and
+    /// is written through the page cache, so no byte depends on alignment.
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let mut rest = bytes;
+        if self.direct {
+            let whole = if rest.as_ptr().addr().is_multiple_of(BLOCK_ALIGN) {
+                rest.len() - rest.len() % BLOCK_ALIGN
+            } else {
+                0
+            };
+            let (mut blocks, tail) = rest.split_at(whole);
+            // write() by hand rather than write_all(): after a refusal the
+            // exact count already written must be known, to go on from there.
+            while !blocks.is_empty() {
+                match self.file.write(blocks) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => blocks = &blocks[n..],
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    // EINVAL: this device wants a larger alignment, or a
+                    // short write left the offset unaligned.
+                    Err(e) if e.raw_os_error() == Some(libc::EINVAL) => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            rest = if blocks.is_empty() {
+                tail
+            } else {
+                &rest[whole - blocks.len()..]
+            };
+            if rest.is_empty() {
+                return Ok(());
+            }
+            set_direct(&self.file, false)?;
+            self.direct = false;
+        }
+        self.file.write_all(rest)
     }
 
     fn commit(mut self) -> Result<(), Error> {
@@ -166,6 +223,26 @@ impl AtomicFile {
         }
         Ok(())
     }
+}
+
+/// Turns `O_DIRECT` on or off for `file`.
+fn set_direct(file: &File, on: bool) -> io::Result<()> {
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl on a descriptor we own, with integer arguments only.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let flags = if on {
+        flags | libc::O_DIRECT
+    } else {
+        flags & !libc::O_DIRECT
+    };
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 impl Drop for AtomicFile {
@@ -262,6 +339,76 @@ mod tests {
         s.commit().unwrap();
         assert_eq!(reader.join().unwrap(), b"through the pipe");
         assert_eq!(listing(dir.path()), ["pipe"]);
+    }
+
+    /// Whether the kernel has `O_DIRECT` set on `file` (from
+    /// /proc/self/fdinfo, where the flags are printed in octal).
+    fn kernel_says_direct(file: &File) -> bool {
+        let info = fs::read_to_string(format!("/proc/self/fdinfo/{}", file.as_raw_fd())).unwrap();
+        let flags = info
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .unwrap()
+            .trim();
+        i64::from_str_radix(flags, 8).unwrap() & i64::from(libc::O_DIRECT) != 0
+    }
+
+    /// `len` bytes of a pattern starting at a `BLOCK_ALIGN` boundary, and
+    /// the buffer that holds them.
+    fn aligned(len: usize) -> (Vec<u8>, usize) {
+        let mut buf = vec![0u8; len + BLOCK_ALIGN];
+        let at = buf.as_ptr().addr().wrapping_neg() % BLOCK_ALIGN;
+        for (i, b) in buf[at..at + len].iter_mut().enumerate() {
+            *b = (i % 251) as u8;
+        }
+        (buf, at)
+    }
+
+    #[test]
+    fn aligned_blocks_go_direct_and_the_tail_through_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.csv");
+        let (buf, at) = aligned(5 * BLOCK_ALIGN);
+        let data = &buf[at..at + 5 * BLOCK_ALIGN];
+
+        let Sink::File(mut f) = Sink::open(&target).unwrap() else {
+            panic!("not a file sink");
+        };
+        // Needs a file system with O_DIRECT: ext4 here and on CI, tmpfs
+        // since Linux 6.6.
+        assert!(f.direct && kernel_says_direct(&f.file));
+        f.write_all(&data[..2 * BLOCK_ALIGN]).unwrap();
+        f.write_all(&data[2 * BLOCK_ALIGN..4 * BLOCK_ALIGN])
+            .unwrap();
+        assert!(f.direct && kernel_says_direct(&f.file));
+        // The last block of an export: its whole pages direct, the rest not.
+        f.write_all(&data[4 * BLOCK_ALIGN..4 * BLOCK_ALIGN + 1000])
+            .unwrap();
+        assert!(!f.direct && !kernel_says_direct(&f.file));
+        f.commit().unwrap();
+        assert_eq!(fs::read(&target).unwrap(), &data[..4 * BLOCK_ALIGN + 1000]);
+    }
+
+    #[test]
+    fn an_unaligned_block_is_written_through_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.csv");
+        let (buf, at) = aligned(3 * BLOCK_ALIGN);
+        let data = &buf[at..at + 3 * BLOCK_ALIGN];
+
+        let Sink::File(mut f) = Sink::open(&target).unwrap() else {
+            panic!("not a file sink");
+        };
+        f.write_all(&data[..BLOCK_ALIGN]).unwrap();
+        // Right length, wrong address: O_DIRECT would refuse it.
+        f.write_all(&data[1..=BLOCK_ALIGN]).unwrap();
+        assert!(!f.direct && !kernel_says_direct(&f.file));
+        f.write_all(&data[..BLOCK_ALIGN]).unwrap();
+        f.commit().unwrap();
+        let mut expected = data[..BLOCK_ALIGN].to_vec();
+        expected.extend_from_slice(&data[1..=BLOCK_ALIGN]);
+        expected.extend_from_slice(&data[..BLOCK_ALIGN]);
+        assert_eq!(fs::read(&target).unwrap(), expected);
     }
 
     #[test]
