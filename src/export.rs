@@ -12,8 +12,12 @@ use gd_protocol::ProtocolError;
 use gd_protocol::framing::{Decoded, Framer};
 use gd_protocol::resultset::{Event, QueryDecoder};
 
-/// Output is handed to the sink in blocks of about this size.
-pub const FLUSH_AT: usize = 256 * 1024;
+/// Output is handed to the sink in whole blocks of this size (or
+/// multiples). Each direct write is one request to the device, and on a
+/// virtual machine one exit to the host: 1 MiB took the system time of a
+/// 1 M-row CSV export from about 0.31 s (256 KiB) to 0.25 s, for 1 MiB more
+/// of memory; 4 MiB saved a little more for 3 MiB more.
+pub const FLUSH_AT: usize = 1024 * 1024;
 
 /// Every block handed to the sink starts at an address that is a multiple
 /// of this, as well as at a file offset that is one: what `O_DIRECT` asks
@@ -502,7 +506,7 @@ mod tests {
 
     #[test]
     fn blocks_are_whole_and_nothing_is_lost_between_them() {
-        // About 1.3 MB of CSV: several flushes, each cutting a row in two.
+        // About 5.2 MB of CSV: several flushes, each cutting a row in two.
         let (
             Collect {
                 sizes,
@@ -510,7 +514,7 @@ mod tests {
                 misaligned,
             },
             summary,
-        ) = csv_export(5_000);
+        ) = csv_export(20_000);
         assert!(sizes.len() > 3, "{sizes:?}");
         assert_eq!(misaligned, 0, "blocks at unaligned addresses");
         let (last, whole) = sizes.split_last().unwrap();
@@ -526,7 +530,7 @@ mod tests {
             .records()
             .map(|rec| rec.unwrap()[0].parse().unwrap())
             .collect();
-        assert_eq!(ids, (1..=5_000).collect::<Vec<u64>>());
+        assert_eq!(ids, (1..=20_000).collect::<Vec<u64>>());
     }
 
     /// Keeps every block written, and its size.
