@@ -2,8 +2,13 @@
 //! larger than the buffer.
 //!
 //! Under TLS the socket is read into the same buffer: records wait behind
-//! the plaintext until they are complete, are decrypted where they lie, and
-//! their plaintext joins the plaintext before them (see [`super::record`]).
+//! the plaintext until they are complete, and are decrypted where they lie
+//! one at a time, as the plaintext before them runs out (see
+//! [`super::record`]). What is left of that plaintext then is usually the
+//! start of one packet, so it, not the record's 16 KiB, moves to join the
+//! new plaintext. Moving every record's plaintext instead copied the whole
+//! stream once more: callgrind over a 1 M-row TLS export counted 3,295 M
+//! instructions that way (307 M in memcpy) and 3,058 M (66 M) this way.
 
 use super::record::{MAX_RECORD, Opened, RecordLayer};
 use std::io;
@@ -142,28 +147,34 @@ impl InBuf {
                 "the server closed the connection",
             )
         };
-        if records.peer_closed() {
-            return Err(closed());
+        loop {
+            if self.open_record(records)? {
+                return Ok(());
+            }
+            if records.peer_closed() {
+                return Err(closed());
+            }
+            self.make_room(need.saturating_add(MAX_RECORD));
+            self.read_raw(stream).await?;
         }
-        self.make_room(need.saturating_add(MAX_RECORD));
-        let held = self.end - self.start;
-        self.read_raw(stream).await?;
-        self.open_records(records)?;
-        if records.peer_closed() && self.end - self.start == held {
-            return Err(closed());
-        }
-        Ok(())
     }
 
-    /// Decrypts every complete record received so far.
-    pub fn open_records(&mut self, records: &mut RecordLayer) -> io::Result<()> {
-        while !records.peer_closed() {
-            let at = self.raw_start - self.end;
-            match records.open(&mut self.data[self.end..self.raw_end], at)? {
+    /// Opens the complete records received so far up to the next one that
+    /// holds application data, and appends its plaintext to the unconsumed
+    /// plaintext. Returns whether there was such a record.
+    pub fn open_record(&mut self, records: &mut RecordLayer) -> io::Result<bool> {
+        let mut opened = false;
+        while !opened && !records.peer_closed() {
+            match records.open(&mut self.data[self.raw_start..self.raw_end])? {
                 Opened::Partial => break,
-                Opened::Data { len, consumed } => {
-                    self.end += len;
+                Opened::Data {
+                    from,
+                    len,
+                    consumed,
+                } => {
+                    self.join(self.raw_start + from, len);
                     self.raw_start += consumed;
+                    opened = true;
                 }
                 Opened::Control { consumed } => self.raw_start += consumed,
             }
@@ -172,8 +183,28 @@ impl InBuf {
             // Nothing after close_notify counts.
             self.raw_start = self.raw_end;
         }
+        if self.start == self.end {
+            self.start = self.raw_start;
+            self.end = self.raw_start;
+        }
         self.reset_if_empty();
-        Ok(())
+        Ok(opened)
+    }
+
+    /// Makes the plaintext at `data[at..at + len]`, which lies after
+    /// `end`, follow the unconsumed plaintext, by moving the shorter of the
+    /// two: each record then costs at most its own length in copying, even
+    /// while a packet larger than many records builds up.
+    fn join(&mut self, at: usize, len: usize) {
+        let held = self.end - self.start;
+        if held <= len {
+            self.data.copy_within(self.start..self.end, at - held);
+            self.start = at - held;
+            self.end = at + len;
+        } else {
+            self.data.copy_within(at..at + len, self.end);
+            self.end += len;
+        }
     }
 
     /// The received bytes not decrypted yet: what the TLS handshake reads.

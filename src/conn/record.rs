@@ -50,9 +50,11 @@ const MAX_HANDSHAKE_MESSAGE: usize = 0xffff + 4;
 pub enum Opened {
     /// No complete record yet.
     Partial,
-    /// Application data: the plaintext is now the first `len` bytes of the
-    /// buffer, and the record took `consumed` bytes.
+    /// Application data: the plaintext is `buf[from..from + len]`, within
+    /// the record, and the record took `buf[..consumed]`.
     Data {
+        /// Where the plaintext starts.
+        from: usize,
         /// Plaintext bytes.
         len: usize,
         /// Wire bytes of the record.
@@ -166,11 +168,11 @@ impl RecordLayer {
         self.tx_seq
     }
 
-    /// Opens the record at `buf[at..]`, if it is complete. Application data
-    /// ends up at the start of `buf`, which the caller has free (the bytes
-    /// before `at` are spent); any other record is handled here.
-    pub fn open(&mut self, buf: &mut [u8], at: usize) -> Result<Opened, RecordError> {
-        let Some(&[typ, v0, v1, l0, l1]) = buf.get(at..at + HEADER_LEN) else {
+    /// Opens the record at the start of `buf`, if it is complete.
+    /// Application data is decrypted where it lies, for the caller to
+    /// place; any other record is handled here.
+    pub fn open(&mut self, buf: &mut [u8]) -> Result<Opened, RecordError> {
+        let Some(&[typ, v0, v1, l0, l1]) = buf.get(..HEADER_LEN) else {
             return Ok(Opened::Partial);
         };
         let typ = ContentType::from(typ);
@@ -194,15 +196,15 @@ impl RecordLayer {
         if typ != ContentType::ApplicationData && len == 0 {
             return Err(RecordError::Malformed("empty record"));
         }
-        let end = at + HEADER_LEN + len;
+        let end = HEADER_LEN + len;
         if buf.len() < end {
             return Ok(Opened::Partial);
         }
-        let consumed = HEADER_LEN + len;
+        let consumed = end;
 
         let base = buf.as_ptr().addr();
         let version = ProtocolVersion::from(u16::from_be_bytes([v0, v1]));
-        let payload = &mut buf[at + HEADER_LEN..end];
+        let payload = &mut buf[HEADER_LEN..end];
         let message = self.decrypter.decrypt(
             InboundOpaqueMessage::new(typ, version, payload),
             self.rx_seq,
@@ -223,11 +225,14 @@ impl RecordLayer {
                 // record; where exactly is its business.
                 let from = plain.as_ptr().addr().wrapping_sub(base);
                 let len = plain.len();
-                if from < at || from + len > end {
+                if from < HEADER_LEN || from + len > end {
                     return Err(RecordError::Malformed("plaintext outside its record"));
                 }
-                buf.copy_within(from..from + len, 0);
-                Ok(Opened::Data { len, consumed })
+                Ok(Opened::Data {
+                    from,
+                    len,
+                    consumed,
+                })
             }
             ContentType::Alert => {
                 self.alert(plain)?;

@@ -198,7 +198,7 @@ pub(super) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     }
     let (secrets, kernel) = conn.dangerous_into_kernel_connection().map_err(tls_error)?;
     let mut records = RecordLayer::new(secrets, kernel)?;
-    inbuf.open_records(&mut records)?;
+    inbuf.open_record(&mut records)?;
     Ok(records)
 }
 
