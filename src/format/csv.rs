@@ -34,14 +34,11 @@ use super::encode::{
     binary_as_text, bit_value, find_marked, push_base64, push_hex, push_u64, quote_table,
 };
 use super::quote::push_quoted;
-use super::scan::{QuoteClass, RowMask, SCAN_LIMIT};
+use super::scan::{MarkCursor, QuoteClass, RowMask, SCAN_LIMIT};
 use super::{BinaryEncoding, FormatOptions, LineEnding, RowWriter};
+use gd_protocol::row::Span;
 use gd_protocol::{ColumnDef, ColumnKind, RowView};
 use std::ops::Range;
-
-/// Bytes a run of plain fields copies ahead at once: more than most rows, so
-/// a row is usually one copy per run.
-const COPY_WINDOW: usize = 2048;
 
 /// Writes CSV or TSV: one engine, parameterised by the delimiter, so the
 /// two formats cannot drift apart.
@@ -60,16 +57,16 @@ pub struct DelimitedWriter {
     /// The bytes written for NULL (the marker, quoted if it must be).
     null_field: Box<[u8]>,
     kinds: Vec<ColumnKind>,
-    /// Per column: whether its values are written exactly as sent (all kinds
-    /// but BIT and binary), which allows copying runs of fields at once.
-    verbatim: Vec<bool>,
+    /// Per column: the shortest value that may be written exactly as sent:
+    /// 1 for all kinds but BIT and binary (whose values are encoded; the
+    /// empty string needs its own rule), `usize::MAX` for those. One compare
+    /// answers both questions, which allows copying runs of fields at once.
+    verbatim_from: Vec<usize>,
     /// Where the bytes that force quoting are in the current row packet.
     mask: RowMask,
     /// Rows longer than this are handled value by value (tests lower it to
     /// check that both paths write the same bytes).
     scan_limit: usize,
-    /// How far ahead a run of plain fields copies at once (tests lower it).
-    copy_window: usize,
 }
 
 /// Where the bytes that force quoting are: in the row's bitmask, or searched
@@ -120,10 +117,9 @@ impl DelimitedWriter {
             null: options.null.as_bytes().into(),
             null_field: Box::default(),
             kinds: Vec::new(),
-            verbatim: Vec::new(),
+            verbatim_from: Vec::new(),
             mask: RowMask::default(),
             scan_limit: SCAN_LIMIT,
-            copy_window: COPY_WINDOW,
         };
         let mut null_field = Vec::new();
         if let Some(first) = find_marked(&w.needs_quote, &w.null) {
@@ -234,78 +230,104 @@ impl DelimitedWriter {
     /// equal to the NULL marker.
     #[inline]
     fn plain(&self, j: usize, payload: &[u8], range: &Range<usize>, marks: &impl Marks) -> bool {
-        self.verbatim.get(j).copied().unwrap_or(false)
-            && !range.is_empty()
+        self.verbatim_from.get(j).is_some_and(|&m| range.len() >= m)
             && marks.first_in(payload, range.clone()).is_none()
             && (self.null.is_empty() || payload[range.clone()] != *self.null)
     }
 
     /// One row of a packet short enough to have been scanned whole.
     ///
-    /// Copy-ahead: at the first plain field of a run, the next
-    /// `copy_window` bytes of the packet are copied at once (more follow in
-    /// steps of that size if the run goes on); then each following field
-    /// that is plain and had a one-byte length prefix (or is NULL under the
-    /// empty marker) only costs turning that prefix byte into a delimiter. At
-    /// the first field that is not, the copy is cut back to where the run
-    /// ended. A run copies at most one window more than it keeps, so a wide
-    /// row with many runs stays linear in its length.
+    /// A run of plain fields, each with a one-byte length prefix (or NULL
+    /// under the empty marker), appears in the output as it is in the packet
+    /// except that each prefix (or NULL) byte between two fields becomes a
+    /// delimiter: the run's extent is found first, then it is copied at once
+    /// and those bytes are overwritten.
+    ///
+    /// Whether a field holds a byte that forces quoting comes from a
+    /// [`MarkCursor`]: fields come in packet order, so the mask is searched
+    /// only when a mark lies behind the field (a marked length prefix, a
+    /// quoted value just passed), not once per field.
     #[inline]
     fn write_scanned_row(&self, row: &RowView<'_>, out: &mut Vec<u8>, mask: &RowMask) {
         let payload = row.payload();
-        let n = row.len();
+        let spans = row.spans();
+        let n = spans.len();
+        let Some(verbatim_from) = self
+            .verbatim_from
+            .get(..n)
+            .filter(|_| n == self.kinds.len())
+        else {
+            // A row that does not match the columns: the general path
+            // copes with any field count.
+            return self.write_row(row, out, mask);
+        };
+        let delimiter = self.delimiter;
         let null_is_empty = self.null.is_empty();
+        let mut marks = mask.cursor(payload.len());
+        // Whether field `s` of a column with threshold `from` is written as sent.
+        let plain = |marks: &mut MarkCursor<'_>, s: Span, from: usize| {
+            let (start, end) = (s.start(), s.start() + s.len());
+            s.len() >= from
+                && marks.clean(start, end)
+                && (null_is_empty || payload[start..end] != *self.null)
+        };
         let mut j = 0;
         while j < n {
             if j > 0 {
-                out.push(self.delimiter);
+                out.push(delimiter);
             }
-            match row.range(j) {
-                Some(r) if self.plain(j, payload, &r, mask) => {
-                    // out[at(x)] holds payload[x] for r.start <= x < copied.
-                    let origin = out.len();
-                    let at = |x: usize| origin + x - r.start;
-                    let mut copied = r.start;
-                    // Copies on until `upto` (exclusive) is covered.
-                    let cover = |out: &mut Vec<u8>, copied: &mut usize, upto: usize| {
-                        if upto > *copied {
-                            let next = payload.len().min(upto.max(*copied + self.copy_window));
-                            out.extend_from_slice(&payload[*copied..next]);
-                            *copied = next;
-                        }
-                    };
-                    cover(out, &mut copied, r.end);
-                    let mut end = r.end;
-                    j += 1;
-                    while j < n {
-                        match row.range(j) {
-                            None if null_is_empty => {
-                                cover(out, &mut copied, end + 1);
-                                out[at(end)] = self.delimiter;
-                                end += 1;
-                            }
-                            Some(next)
-                                if next.start == end + 1 && self.plain(j, payload, &next, mask) =>
-                            {
-                                cover(out, &mut copied, next.end);
-                                out[at(end)] = self.delimiter;
-                                end = next.end;
-                            }
-                            _ => break,
-                        }
-                        j += 1;
+            let s = spans[j];
+            if plain(&mut marks, s, verbatim_from[j]) {
+                let first = j;
+                let mut end = s.start() + s.len();
+                j += 1;
+                while j < n {
+                    let t = spans[j];
+                    if t.start() == end + 1 && plain(&mut marks, t, verbatim_from[j]) {
+                        end = t.start() + t.len();
+                    } else if t.is_null() && null_is_empty {
+                        end += 1;
+                    } else {
+                        break;
                     }
-                    out.truncate(at(end));
-                }
-                Some(r) => {
-                    let kind = self.kinds.get(j).copied().unwrap_or(ColumnKind::Text);
-                    self.push_value(out, kind, payload, r, mask);
                     j += 1;
                 }
-                None => {
-                    out.extend_from_slice(&self.null_field);
-                    j += 1;
+                let base = out.len();
+                out.extend_from_slice(&payload[s.start()..end]);
+                // dst[x] holds payload[s.start() + x].
+                let dst = &mut out[base..];
+                let mut pos = s.start() + s.len();
+                for t in &spans[first + 1..j] {
+                    dst[pos - s.start()] = delimiter;
+                    pos = if t.is_null() {
+                        pos + 1
+                    } else {
+                        t.start() + t.len()
+                    };
                 }
+            } else if s.is_null() {
+                out.extend_from_slice(&self.null_field);
+                j += 1;
+            } else {
+                let (start, end) = (s.start(), s.start() + s.len());
+                match self.kinds[j] {
+                    kind @ (ColumnKind::Bit | ColumnKind::Binary) => {
+                        self.push_value(out, kind, payload, start..end, mask);
+                    }
+                    // Text that is not plain: the empty string, or a value
+                    // with a byte that forces quoting, or else one equal to
+                    // the NULL marker. The cursor already holds its first mark.
+                    _ if start == end => {
+                        if null_is_empty {
+                            out.extend_from_slice(b"\"\"");
+                        }
+                    }
+                    _ => {
+                        let first = marks.first_in(start, end).unwrap_or(end);
+                        push_quoted(out, &payload[start..end], first - start);
+                    }
+                }
+                j += 1;
             }
         }
         out.extend_from_slice(self.line_end);
@@ -370,12 +392,12 @@ impl RowWriter for DelimitedWriter {
     fn begin(&mut self, columns: &[ColumnDef], out: &mut Vec<u8>) {
         self.kinds.clear();
         self.kinds.extend(columns.iter().map(ColumnDef::kind));
-        self.verbatim.clear();
-        self.verbatim.extend(
-            self.kinds
-                .iter()
-                .map(|k| !matches!(k, ColumnKind::Bit | ColumnKind::Binary)),
-        );
+        self.verbatim_from.clear();
+        self.verbatim_from
+            .extend(self.kinds.iter().map(|k| match k {
+                ColumnKind::Bit | ColumnKind::Binary => usize::MAX,
+                _ => 1,
+            }));
         if self.header {
             for (i, c) in columns.iter().enumerate() {
                 if i > 0 {
@@ -393,10 +415,8 @@ impl RowWriter for DelimitedWriter {
         debug_assert_eq!(row.len(), self.kinds.len(), "row and column counts differ");
         let payload = row.payload();
         if payload.len() <= self.scan_limit {
-            let mut mask = std::mem::take(&mut self.mask);
-            mask.scan(&self.class, payload);
-            self.write_scanned_row(row, out, &mask);
-            self.mask = mask;
+            self.mask.scan(&self.class, payload);
+            self.write_scanned_row(row, out, &self.mask);
         } else {
             self.write_row(row, out, &Search(&self.needs_quote));
         }
@@ -870,7 +890,7 @@ pub(super) mod tests {
             round_trip(b',', &options, n, &rows)?;
         }
 
-        /// The scanned-row path (copy-ahead, mark list) and the per-value
+        /// The scanned-row path (runs found first, mark cursor) and the per-value
         /// path for long rows write the same bytes, over every column kind,
         /// NULLs, empty values, one- and three-byte length prefixes.
         #[test]
@@ -894,12 +914,39 @@ pub(super) mod tests {
             per_value.scan_limit = 0;
             let per_value = write_all(&mut per_value, &cols, &borrowed);
             prop_assert_eq!(&scanned, &per_value);
-            // Copy-ahead windows that end inside, at and just past fields.
-            for window in [1, 2, 3, 7, 300] {
-                let mut w = DelimitedWriter::new(delimiter, &options);
-                w.copy_window = window;
-                prop_assert_eq!(&write_all(&mut w, &cols, &borrowed), &per_value, "window {}", window);
-            }
+        }
+
+        /// Rows whose length prefixes are themselves bytes that force
+        /// quoting (lengths 9, 10, 13, 34 and 44 are tab, LF, CR, `"` and
+        /// `,`) and whose values cross the mask's 32-byte words: the mark
+        /// cursor must skip marks between values and find those inside, also
+        /// right after a quoted value. Read back by the csv crate, and
+        /// compared with the per-value path where a binary column breaks runs.
+        #[test]
+        fn marked_prefixes_and_word_crossings(
+            rows in proptest::collection::vec(proptest::collection::vec(proptest::option::of(
+                (prop_oneof![Just(9usize), Just(10), Just(13), Just(34), Just(44), 0usize..80],
+                 proptest::option::of((any::<proptest::sample::Index>(),
+                    prop_oneof![Just(b','), Just(b'"'), Just(b'\t'), Just(b'\n'), Just(b'\r')])))
+                .prop_map(|(len, special)| {
+                    let mut v = vec![b'a'; len];
+                    if let (Some((at, b)), false) = (special, v.is_empty()) {
+                        v[at.index(len)] = b;
+                    }
+                    v
+                })), 6), 1..6),
+            null in prop_oneof![Just(""), Just("\\N")],
+            delimiter in prop_oneof![Just(b','), Just(b'\t')],
+        ) {
+            let options = FormatOptions { header: false, ..with_null(null) };
+            round_trip(delimiter, &options, 6, &rows)?;
+            let cols = [text("a"), text("b"), col("bin", 252, 63), text("d"), text("e"), text("f")];
+            let borrowed: Vec<Vec<Option<&[u8]>>> =
+                rows.iter().map(|r| r.iter().map(|f| f.as_deref()).collect()).collect();
+            let scanned = write_all(&mut DelimitedWriter::new(delimiter, &options), &cols, &borrowed);
+            let mut per_value = DelimitedWriter::new(delimiter, &options);
+            per_value.scan_limit = 0;
+            prop_assert_eq!(scanned, write_all(&mut per_value, &cols, &borrowed));
         }
 
         #[test]
