@@ -28,8 +28,8 @@
 //! always `"0x…"` (an empty value is `""`), `Base64` standard base64.
 
 use super::encode::{
-    binary_as_text, bit_value, json_integer, json_number, push_base64, push_hex, push_json_escaped,
-    push_u64,
+    binary_as_text, bit_value, json_integer, json_number, push_base64, push_hex, push_json_escape,
+    push_json_escaped, push_u64,
 };
 use super::json_text::is_json;
 use super::scan::{JsonClass, RowMask, SCAN_LIMIT};
@@ -45,19 +45,164 @@ pub struct JsonWriter {
     binary: BinaryEncoding,
     columns: Vec<Column>,
     /// Every column's key prefix (separator, indentation, quoted escaped name,
-    /// colon), built once in `begin` so a row only copies bytes.
+    /// colon), built once in `begin` so a row only copies bytes; followed by
+    /// [`KEY_COPY`] bytes of padding.
     keys: Vec<u8>,
+    /// Whether every key prefix is at most [`KEY_COPY`] bytes long.
+    short_keys: bool,
     rows: u64,
     /// Where the current row packet has bytes a string cannot just copy.
     mask: RowMask,
 }
 
+/// Key prefixes up to this long are copied as a block of this size.
+/// Callgrind, pump json 20000 (18 keys of 5 to 15 bytes): 82.49 M
+/// instructions with a copy of each key's length, 80.73 M with this; the
+/// same for short string values, 80.11 M.
+const KEY_COPY: usize = 32;
+
 /// Where a column's key prefix lies in `JsonWriter::keys`, and its kind.
 #[derive(Debug, Clone, Copy)]
 struct Column {
     kind: ColumnKind,
+    /// What the row loop tries before [`push_value`], from `kind`.
+    fast: Fast,
     key_start: usize,
     key_end: usize,
+}
+
+/// The shortcut the row loop tries for a column's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fast {
+    /// A string: copied between quotes when the row mask is clear over it.
+    String,
+    /// An integer already in JSON form, copied as it is.
+    Integer,
+    /// A DECIMAL or FLOAT already in JSON form without an exponent.
+    Fraction,
+    /// None: always [`push_value`].
+    None,
+}
+
+impl Fast {
+    fn of(kind: ColumnKind) -> Self {
+        match kind {
+            ColumnKind::Integer => Fast::Integer,
+            ColumnKind::Decimal | ColumnKind::Float => Fast::Fraction,
+            k if is_string_kind(k) => Fast::String,
+            _ => Fast::None,
+        }
+    }
+}
+
+/// `'0'` in every byte of a word.
+const ZEROS: u64 = u64::from_le_bytes([b'0'; 8]);
+
+/// 0x80 in each byte of `word` that is not an ASCII digit. A byte b is a
+/// digit when b ^ '0' < 10: adding 0x76 sets the top bit from 10 on, and
+/// clearing the top bit first keeps the carry inside the byte.
+#[inline(always)]
+fn non_digits(word: u64) -> u64 {
+    let t = word ^ ZEROS;
+    let low7 = u64::from_le_bytes([0x7F; 8]);
+    let top = u64::from_le_bytes([0x80; 8]);
+    let ten = u64::from_le_bytes([0x76; 8]);
+    (((t & low7) + ten) | t) & top
+}
+
+/// The bytes before `n` (1 to 8) of a word.
+#[inline(always)]
+fn first_bytes(n: usize) -> u64 {
+    debug_assert!((1..=8).contains(&n));
+    u64::MAX >> (64 - 8 * n)
+}
+
+/// Copies `payload[start..end]` when it is a number RFC 8259 takes as the
+/// server wrote it: `-?(0|[1-9][0-9]*)`, and with `fraction` also that
+/// followed by `.` and digits; at most 16 bytes. False (nothing written)
+/// for anything else, which the caller passes to the exact checks of
+/// `json_integer`/`json_number` (leading zeros, exponents, long values and
+/// texts that are no numbers at all).
+///
+/// The bytes are judged eight at a time rather than one by one:
+/// callgrind, pump json 20000 (seven number columns): 86.24 M instructions
+/// with only the exact checks, 83.01 M with this first. A 128-bit word and
+/// a copy through a stack buffer (a call to memcpy) saved nothing.
+#[inline(always)]
+fn push_plain_number(
+    out: &mut Vec<u8>,
+    payload: &[u8],
+    start: usize,
+    end: usize,
+    fraction: bool,
+) -> bool {
+    let n = end - start;
+    if n == 0 || n > 16 {
+        return false;
+    }
+    let word = |at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&payload[at..at + 8]);
+        u64::from_le_bytes(w)
+    };
+    let (lo, hi) = if start + 16 <= payload.len() {
+        // Bytes past the value belong to the packet's next fields; they are
+        // masked off below and cut off the output.
+        (word(start), word(start + 8))
+    } else {
+        // The packet's last bytes: gathered one at a time, since a copy of
+        // variable length would be a call to memcpy.
+        let all = (payload[start..end].iter().rev()).fold(0u128, |w, &b| w << 8 | u128::from(b));
+        (all as u64, (all >> 64) as u64)
+    };
+    let byte = |i: usize| {
+        (if i < 8 {
+            lo >> (8 * i)
+        } else {
+            hi >> (8 * (i - 8))
+        }) as u8
+    };
+    let negative = lo as u8 == b'-';
+    let sign = usize::from(negative);
+    // Bytes past the value are judged too (no carry crosses a byte), then
+    // dropped; a sign is the one non-digit allowed in the first byte.
+    let lo_other = non_digits(lo) & first_bytes(n.min(8)) & !(u64::from(negative) << 7);
+    let hi_other = if n > 8 {
+        non_digits(hi) & first_bytes(n - 8)
+    } else {
+        0
+    };
+    let leading_zero = byte(sign) == b'0';
+    let ok = if lo_other | hi_other == 0 {
+        n > sign && (!leading_zero || n == sign + 1)
+    } else {
+        // One `.` with digits on both sides, and no leading zero before it
+        // other than a lone one (`0.5`).
+        let dot = if lo_other != 0 {
+            lo_other.trailing_zeros() as usize / 8
+        } else {
+            8 + hi_other.trailing_zeros() as usize / 8
+        };
+        let other = lo_other | hi_other;
+        fraction
+            && (lo_other == 0 || hi_other == 0)
+            && other & (other - 1) == 0
+            && byte(dot) == b'.'
+            && dot > sign
+            && dot + 1 < n
+            && (!leading_zero || dot == sign + 1)
+    };
+    if ok {
+        // Fixed-size stores instead of a call to memcpy; the bytes past the
+        // number are cut off again.
+        let len = out.len();
+        out.extend_from_slice(&lo.to_le_bytes());
+        if n > 8 {
+            out.extend_from_slice(&hi.to_le_bytes());
+        }
+        out.truncate(len + n);
+    }
+    ok
 }
 
 impl JsonWriter {
@@ -68,10 +213,77 @@ impl JsonWriter {
             binary: options.binary,
             columns: Vec::new(),
             keys: Vec::new(),
+            short_keys: false,
             rows: 0,
             mask: RowMask::default(),
         }
     }
+}
+
+/// The length of the UTF-8 sequence that `bytes` starts with (its first byte
+/// is 0x80 or above), or `None` when it is not a valid one (RFC 3629 §4:
+/// no overlong forms, no surrogates, nothing above U+10FFFF).
+#[inline]
+fn utf8_sequence_len(bytes: &[u8]) -> Option<usize> {
+    let (len, second) = match bytes[0] {
+        0xC2..=0xDF => (2, 0x80..=0xBF),
+        0xE0 => (3, 0xA0..=0xBF),
+        0xE1..=0xEC | 0xEE..=0xEF => (3, 0x80..=0xBF),
+        0xED => (3, 0x80..=0x9F),
+        0xF0 => (4, 0x90..=0xBF),
+        0xF1..=0xF3 => (4, 0x80..=0xBF),
+        0xF4 => (4, 0x80..=0x8F),
+        _ => return None,
+    };
+    let rest = bytes.get(1..len)?;
+    (second.contains(&rest[0]) && rest[1..].iter().all(|&b| b & 0xC0 == 0x80)).then_some(len)
+}
+
+/// Appends a string value of `payload[start..end]` whose first marked byte
+/// (see `JsonClass`) is `first`, going from mark to mark: a mark below 0x80
+/// is escaped, one above starts a UTF-8 sequence that is checked and copied
+/// with the clean bytes around it. Bytes that are not UTF-8 make the value
+/// `"0x…"` hex, as in [`push_string`].
+///
+/// The marks were found by the row scan already; checking UTF-8 with
+/// `from_utf8` and finding escapes with a table went over every byte twice
+/// more. Callgrind, pump json 20000: 83.01 M instructions before, 82.49 M
+/// with this (83.43 M when inlined into the row loop).
+#[inline(never)]
+fn push_marked_string(
+    out: &mut Vec<u8>,
+    mask: &RowMask,
+    payload: &[u8],
+    (start, end): (usize, usize),
+    first: usize,
+) {
+    let at = out.len();
+    out.push(b'"');
+    let mut copied = start;
+    let mut mark = first;
+    loop {
+        let b = payload[mark];
+        let next = if b < 0x80 {
+            out.extend_from_slice(&payload[copied..mark]);
+            push_json_escape(out, b);
+            copied = mark + 1;
+            mark + 1
+        } else if let Some(len) = utf8_sequence_len(&payload[mark..end]) {
+            mark + len
+        } else {
+            out.truncate(at);
+            out.push(b'"');
+            push_hex(out, &payload[start..end]);
+            out.push(b'"');
+            return;
+        };
+        match mask.first_in(next, end) {
+            Some(m) => mark = m,
+            None => break,
+        }
+    }
+    out.extend_from_slice(&payload[copied..end]);
+    out.push(b'"');
 }
 
 /// Whether values of `kind` are written as JSON strings of their text.
@@ -244,10 +456,16 @@ impl RowWriter for JsonWriter {
                 .extend_from_slice(if self.pretty { b"\": " } else { b"\":" });
             self.columns.push(Column {
                 kind: c.kind(),
+                fast: Fast::of(c.kind()),
                 key_start,
                 key_end: self.keys.len(),
             });
         }
+        self.short_keys = self
+            .columns
+            .iter()
+            .all(|c| c.key_end - c.key_start <= KEY_COPY);
+        self.keys.extend_from_slice(&[0; KEY_COPY]);
         self.rows = 0;
         out.extend_from_slice(if self.pretty {
             b"{\n  \"data\": ["
@@ -272,20 +490,61 @@ impl RowWriter for JsonWriter {
             self.mask.scan(&JsonClass, payload);
         }
         for (j, column) in self.columns.iter().enumerate() {
-            out.extend_from_slice(&self.keys[column.key_start..column.key_end]);
-            match row.range(j) {
-                None => out.extend_from_slice(b"null"),
-                Some(r)
-                    if scanned
-                        && is_string_kind(column.kind)
-                        && self.mask.first_in(r.start, r.end).is_none() =>
-                {
-                    out.push(b'"');
-                    out.extend_from_slice(&payload[r]);
-                    out.push(b'"');
-                }
-                Some(r) => push_value(out, column.kind, self.binary, &payload[r]),
+            if self.short_keys {
+                // A fixed-size copy is a few vector moves; a copy of the
+                // key's own length is a call to memcpy. The bytes past the
+                // key are cut off again.
+                let mut key = [0u8; KEY_COPY];
+                key.copy_from_slice(&self.keys[column.key_start..column.key_start + KEY_COPY]);
+                let len = out.len();
+                out.extend_from_slice(&key);
+                out.truncate(len + column.key_end - column.key_start);
+            } else {
+                out.extend_from_slice(&self.keys[column.key_start..column.key_end]);
             }
+            let Some(r) = row.range(j) else {
+                out.extend_from_slice(b"null");
+                continue;
+            };
+            match column.fast {
+                Fast::String if scanned => {
+                    match self.mask.first_in(r.start, r.end) {
+                        None if r.end - r.start < KEY_COPY - 1
+                            && r.start > 0
+                            && r.start + KEY_COPY - 1 <= payload.len() =>
+                        {
+                            // As for keys: a fixed-size copy, cut back after;
+                            // the field's length byte before it becomes the
+                            // opening quote.
+                            let n = r.end - r.start;
+                            let mut block = [0u8; KEY_COPY];
+                            block.copy_from_slice(&payload[r.start - 1..r.start - 1 + KEY_COPY]);
+                            block[0] = b'"';
+                            block[n + 1] = b'"';
+                            let len = out.len();
+                            out.extend_from_slice(&block);
+                            out.truncate(len + n + 2);
+                        }
+                        None => {
+                            out.push(b'"');
+                            out.extend_from_slice(&payload[r]);
+                            out.push(b'"');
+                        }
+                        Some(first) => {
+                            push_marked_string(out, &self.mask, payload, (r.start, r.end), first);
+                        }
+                    }
+                    continue;
+                }
+                Fast::Integer if push_plain_number(out, payload, r.start, r.end, false) => {
+                    continue;
+                }
+                Fast::Fraction if push_plain_number(out, payload, r.start, r.end, true) => {
+                    continue;
+                }
+                _ => {}
+            }
+            push_value(out, column.kind, self.binary, &payload[r]);
         }
         out.extend_from_slice(self.row_end());
         self.rows += 1;
@@ -679,6 +938,186 @@ mod tests {
         Ok(())
     }
 
+    /// What the exact checks write for a number text, or `None` when they
+    /// fall back to a string.
+    fn exact_number(text: &[u8], fraction: bool) -> Option<Vec<u8>> {
+        let n = if fraction {
+            json_number(text)
+        } else {
+            json_integer(text)
+        }?;
+        let mut v = Vec::new();
+        n.push(&mut v);
+        Some(v)
+    }
+
+    /// Runs the number shortcut on `text` placed in a packet with `after`
+    /// behind it; checks that it writes nothing when it declines.
+    fn plain(text: &[u8], after: &[u8], fraction: bool) -> Option<Vec<u8>> {
+        let payload = [&[0x2A][..], text, after].concat();
+        let mut out = b"kept".to_vec();
+        let ok = push_plain_number(&mut out, &payload, 1, 1 + text.len(), fraction);
+        assert_eq!(&out[..4], b"kept");
+        if !ok {
+            assert_eq!(out.len(), 4, "declined but wrote {out:?}");
+        }
+        ok.then(|| out[4..].to_vec())
+    }
+
+    #[test]
+    fn plain_numbers_take_the_shortcut() {
+        let tail = [b'9'; 20];
+        for (text, fraction) in [
+            (&b"0"[..], false),
+            (b"-0", false),
+            (b"7", false),
+            (b"-100000", false),
+            (b"1234567890123456", false),
+            (b"-123456789012345", false),
+            (b"0.5", true),
+            (b"-0.0001", true),
+            (b"-13421.7728", true),
+            (b"123456789012.345", true),
+            (b"42", true),
+        ] {
+            for after in [&b""[..], &tail[..], b".5", b"-"] {
+                let got = plain(text, after, fraction);
+                assert_eq!(got.as_deref(), Some(text), "{text:?} before {after:?}");
+                let v: Value = serde_json::from_slice(text).unwrap();
+                assert!(v.is_number(), "{text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn other_numbers_are_left_to_the_exact_checks() {
+        for (text, fraction) in [
+            (&b""[..], false),
+            (b"-", false),
+            (b"00", false),
+            (b"0123", false),
+            (b"-007", false),
+            (b"12345678901234567", false), // 17 bytes
+            (b"1.5", false),
+            (b"+1", false),
+            (b"1 ", false),
+            (b" 1", false),
+            (b"1-", false),
+            (b"--1", false),
+            (b"1\x00", false),
+            (b"\xB1", false),
+            (b"1.", true),
+            (b".5", true),
+            (b"-.5", true),
+            (b"00.5", true),
+            (b"-01.5", true),
+            (b"1.2.3", true),
+            (b"1..2", true),
+            (b"1e5", true),
+            (b"1.5E-7", true),
+            (b"inf", true),
+            (b"-nan", true),
+            (b"0x1F", true),
+            (b"1.5 ", true),
+            (b"12345678.90123456", true),
+        ] {
+            for after in [&b""[..], b"0123456789.-0123456789"] {
+                assert_eq!(plain(text, after, fraction), None, "{text:?}");
+            }
+        }
+    }
+
+    proptest! {
+        /// Where the shortcut answers, it writes what the exact checks would;
+        /// number-like texts are mostly answered by it.
+        #[test]
+        fn plain_numbers_agree_with_the_exact_checks(
+            text in prop_oneof![
+                "-?0{0,2}[0-9]{0,17}(\\.[0-9]{0,8})?",
+                proptest::collection::vec(
+                    prop_oneof![Just(b'-'), Just(b'.'), Just(b'0'), Just(b'5'), Just(b'e'), any::<u8>()], 0..18)
+                    .prop_map(|v| String::from_utf8_lossy(&v).into_owned()),
+            ],
+            after in proptest::collection::vec(prop_oneof![Just(b'7'), Just(b'.'), any::<u8>()], 0..20),
+            fraction in any::<bool>(),
+        ) {
+            let text = text.as_bytes();
+            if let Some(got) = plain(text, &after, fraction) {
+                prop_assert_eq!(Some(got.clone()), exact_number(text, fraction));
+                prop_assert_eq!(&got[..], text);
+                let v: Value = serde_json::from_slice(&got).unwrap();
+                prop_assert!(v.is_number());
+            }
+        }
+
+        #[test]
+        fn integers_from_std_take_the_shortcut(n in any::<i64>()) {
+            let text = n.to_string();
+            if text.len() <= 16 {
+                prop_assert_eq!(plain(text.as_bytes(), b"", false), Some(text.clone().into_bytes()));
+            }
+        }
+
+        #[test]
+        fn decimals_from_std_take_the_shortcut(n in -1e9f64..1e9) {
+            let text = format!("{n:.4}");
+            prop_assert_eq!(plain(text.as_bytes(), b"1", true), Some(text.clone().into_bytes()));
+        }
+    }
+
+    /// The length of the valid UTF-8 sequence `bytes` starts with, by std.
+    fn std_sequence_len(bytes: &[u8]) -> Option<usize> {
+        (2..=4.min(bytes.len())).find(|&k| std::str::from_utf8(&bytes[..k]).is_ok())
+    }
+
+    #[test]
+    fn utf8_sequences_agree_with_std() {
+        let others = [
+            0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC2, 0xF4, 0xFF,
+        ];
+        for b0 in 0x80..=0xFFu8 {
+            for b1 in 0..=0xFFu8 {
+                for &b2 in &others {
+                    for &b3 in &others {
+                        let bytes = [b0, b1, b2, b3];
+                        for len in 1..=4 {
+                            assert_eq!(
+                                utf8_sequence_len(&bytes[..len]),
+                                std_sequence_len(&bytes[..len]),
+                                "{:02X?}",
+                                &bytes[..len]
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Text with many marks: escapes, multi-byte characters, bytes that are
+    /// not UTF-8 (truncated, overlong, surrogate), across 32-byte words.
+    fn marked_text() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            prop_oneof![
+                6 => Just(&b"abc"[..]),
+                2 => Just(&b"\""[..]),
+                2 => Just(&b"\\"[..]),
+                2 => Just(&b"\n\x01\x1F"[..]),
+                2 => Just("é".as_bytes()),
+                2 => Just("中".as_bytes()),
+                2 => Just("😀".as_bytes()),
+                1 => Just(&b"\x7F"[..]),
+                1 => Just(&b"\xC3"[..]),
+                1 => Just(&b"\xC0\x80"[..]),
+                1 => Just(&b"\xED\xA0\x80"[..]),
+                1 => Just(&b"\xF4\x90\x80\x80"[..]),
+                1 => Just(&b"\xFF"[..]),
+            ],
+            0..24,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
     proptest! {
         #[test]
         fn json_round_trips(
@@ -704,6 +1143,25 @@ mod tests {
                         None => prop_assert_eq!(got, &Value::Null),
                         Some(v) => check_value(def.kind(), binary, v, got)?,
                     }
+                }
+            }
+        }
+
+        #[test]
+        fn marked_strings_round_trip(
+            values in proptest::collection::vec(proptest::option::of(marked_text()), 1..5),
+            pretty in any::<bool>(),
+        ) {
+            let defs: Vec<ColumnDef> = (0..values.len()).map(|i| text(&format!("c{i}"))).collect();
+            let row: Vec<Option<&[u8]>> = values.iter().map(|v| v.as_deref()).collect();
+            let options = FormatOptions { pretty, ..FormatOptions::default() };
+            let out = json(&options, &defs, std::slice::from_ref(&row));
+            let obj = data(&out)[0].as_object().unwrap().clone();
+            for (i, v) in row.iter().enumerate() {
+                let got = &obj[&format!("c{i}")];
+                match v {
+                    None => prop_assert_eq!(got, &Value::Null),
+                    Some(v) => check_value(ColumnKind::Text, BinaryEncoding::Auto, v, got)?,
                 }
             }
         }
