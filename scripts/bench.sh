@@ -85,10 +85,10 @@ for n in "${rows[@]}"; do
         echo "== $n rows, run $r/$runs"
         measure "gold_digger csv" "$n" "$OUT/out.csv" "$GD" --db-url "$URL" -q "$q" -o "$OUT/out.csv"
         # The kernel's cost of writing that many bytes to a file here the way gold_digger
-        # does (1 MiB direct writes, fsync): part of its system time.
+        # does (2 MiB direct writes, fsync): part of its system time.
         csv_bytes=$(awk -F'\t' '$1 == "gold_digger csv" { b = $7 } END { print b }' "$RAW")
         measure "dd, CSV's bytes" "$n" "$OUT/dd.out" \
-            dd if=/dev/zero of="$OUT/dd.out" bs=1M count=$((csv_bytes / 1048576)) oflag=direct conv=fsync status=none
+            dd if=/dev/zero of="$OUT/dd.out" bs=2M count=$((csv_bytes / 2097152)) oflag=direct conv=fsync status=none
         measure "mariadb --batch" "$n" "$OUT/out.mariadb.tsv" \
             sh -c 'exec mariadb --no-defaults -h127.0.0.1 -P"$1" -ugd -pgd_pass --batch --quick --raw -e "$2" bench >"$3"' \
             sh "$GD_TEST_PORT" "$q" "$OUT/out.mariadb.tsv"
@@ -143,7 +143,7 @@ if len(ns) >= 2:
         a, b = med.get((ns[0], label)), med.get((ns[-1], label))
         if a and b:
             lines.append(f"- {label}: {b[2] / 1024:.1f} / {a[2] / 1024:.1f} MiB = {b[2] / a[2]:.2f}")
-lines += ["", "`dd, CSV's bytes` writes as many bytes as the CSV export from /dev/zero, in 1 MiB `O_DIRECT` "
+lines += ["", "`dd, CSV's bytes` writes as many bytes as the CSV export from /dev/zero, in 2 MiB `O_DIRECT` "
           "blocks with an fsync (as gold_digger does): the kernel's cost of the output alone, in the same series.", ""]
 lines += ["gold_digger 0.2.5 cannot export `SELECT *` of this table: it panics on the first NULL "
           "(`Couldn't convert the value Null to a desired type`) and on non-UTF-8 bytes. It runs "

@@ -682,13 +682,14 @@ fn a_full_disk_is_5_and_leaves_the_previous_file() {
     assert_eq!(common::read(&path), PREVIOUS);
 }
 
-/// A large export stalled by the relay after 2 MB (so the temporary file holds data), then
+/// A large export stalled by the relay after 5 MB (so the temporary file holds data: output is
+/// written in 2 MiB blocks), then
 /// `signal`: exits `code`, removes the temporary file, keeps the previous export.
 fn signal_mid_export(signal: &str, code: i32) {
     let relay = Relay::start(
         server().port,
         Fault::Stall {
-            after: 2_000_000,
+            after: 5_000_000,
             stall: Duration::from_secs(60),
         },
     );
