@@ -25,6 +25,9 @@ pub const FLUSH_AT: usize = 2 * 1024 * 1024;
 /// of a write on any device up to 4 KiB sectors (see `sink`).
 pub const BLOCK_ALIGN: usize = 4096;
 
+// Whole blocks then keep every file offset aligned too.
+const _: () = assert!(FLUSH_AT.is_multiple_of(BLOCK_ALIGN));
+
 /// What an export did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
@@ -165,7 +168,7 @@ impl Output {
         let pending = self.buf.len() - self.base;
         // Room for the largest shift up front, so that the shift itself
         // cannot move the buffer again.
-        self.buf.reserve(BLOCK_ALIGN);
+        self.buf.reserve_exact(BLOCK_ALIGN);
         let base = padding(self.buf.as_ptr());
         if base > self.base {
             self.buf.resize(base + pending, 0);

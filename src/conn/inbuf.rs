@@ -130,11 +130,12 @@ impl InBuf {
         Ok(())
     }
 
-    /// Reads at least once more from a TLS `stream` and decrypts every
-    /// complete record, first making room for `need` unconsumed plaintext
-    /// bytes plus a record. Fails with `UnexpectedEof` when the peer closed
-    /// (with close_notify or without), and with `InvalidData` for a record
-    /// that is not valid.
+    /// Makes one more record's plaintext available: opens the next complete
+    /// record already received, or else reads from the TLS `stream` (first
+    /// making room for `need` unconsumed plaintext bytes plus a record)
+    /// until one is complete. May add no bytes (a zero-length record).
+    /// Fails with `UnexpectedEof` when the peer closed (with close_notify or
+    /// without), and with `InvalidData` for a record that is not valid.
     pub async fn fill_tls<S: AsyncRead + Unpin>(
         &mut self,
         stream: &mut S,

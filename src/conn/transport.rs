@@ -64,9 +64,11 @@ impl Transport {
         matches!(self, Self::Unix(_) | Self::Tls(_))
     }
 
-    /// Reads at least once more into `inbuf`, first making room for `need`
-    /// unconsumed bytes (see [`InBuf::fill`]); over TCP under `mark`, if
-    /// given (see [`super::batch`]).
+    /// Makes more input available in `inbuf`: reads at least once more, or
+    /// under TLS opens the next record already received (see
+    /// [`InBuf::fill`], [`InBuf::fill_tls`]); first makes room for `need`
+    /// unconsumed bytes; over TCP under `mark`, if given (see
+    /// [`super::batch`]).
     pub(super) async fn fill(
         &mut self,
         inbuf: &mut InBuf,
