@@ -238,7 +238,7 @@ fn write_until_refused(
 /// back in the background.
 fn direct_pays(file: &File) -> bool {
     // Magic numbers of <linux/magic.h>: ext2/3/4, XFS, btrfs, F2FS.
-    const LOCAL: [i64; 4] = [0xEF53, 0x5846_5342, 0x9123_683E, 0xF2F5_2010];
+    const LOCAL: [u32; 4] = [0xEF53, 0x5846_5342, 0x9123_683E, 0xF2F5_2010];
     let mut st = std::mem::MaybeUninit::<libc::statfs>::uninit();
     // SAFETY: fstatfs fills the struct for a descriptor we own and borrow
     // for the call; it is read only after the call succeeded.
@@ -248,8 +248,9 @@ fn direct_pays(file: &File) -> bool {
         }
         st.assume_init()
     };
-    // f_type is a signed word holding an unsigned magic: compare as u32.
-    LOCAL.iter().any(|&m| m as u32 == st.f_type as u32)
+    // f_type is a signed word holding a 32-bit magic (sign-extended on
+    // some targets): compare its low 32 bits.
+    LOCAL.contains(&(st.f_type as u32))
 }
 
 /// Turns `O_DIRECT` on or off for `file`.
