@@ -400,6 +400,14 @@ mod tests {
         tempfile::tempdir_in(base).unwrap()
     }
 
+    /// The temporary file behind a sink for `target`.
+    fn atomic_file(target: &Path) -> AtomicFile {
+        match Sink::open(target).unwrap() {
+            Sink::File(f) => f,
+            other => panic!("not a file sink: {other:?}"),
+        }
+    }
+
     #[test]
     fn aligned_blocks_go_direct_and_the_tail_through_the_cache() {
         let dir = disk_dir();
@@ -407,9 +415,7 @@ mod tests {
         let (buf, at) = aligned(5 * BLOCK_ALIGN);
         let data = &buf[at..at + 5 * BLOCK_ALIGN];
 
-        let Sink::File(mut f) = Sink::open(&target).unwrap() else {
-            panic!("not a file sink");
-        };
+        let mut f = atomic_file(&target);
         // The project's disk is ext4, on which direct writes pay.
         assert!(f.direct && kernel_says_direct(&f.file));
         f.write_all(&data[..2 * BLOCK_ALIGN]).unwrap();
@@ -431,9 +437,7 @@ mod tests {
         let (buf, at) = aligned(3 * BLOCK_ALIGN);
         let data = &buf[at..at + 3 * BLOCK_ALIGN];
 
-        let Sink::File(mut f) = Sink::open(&target).unwrap() else {
-            panic!("not a file sink");
-        };
+        let mut f = atomic_file(&target);
         f.write_all(&data[..BLOCK_ALIGN]).unwrap();
         // Right length, wrong address: O_DIRECT would refuse it.
         f.write_all(&data[1..=BLOCK_ALIGN]).unwrap();
@@ -450,9 +454,7 @@ mod tests {
     fn tmpfs_is_written_through_the_cache() {
         // /dev/shm is a tmpfs on Linux: the page cache is its storage.
         let dir = tempfile::tempdir_in("/dev/shm").unwrap();
-        let Sink::File(f) = Sink::open(&dir.path().join("out.csv")).unwrap() else {
-            panic!("not a file sink");
-        };
+        let f = atomic_file(&dir.path().join("out.csv"));
         assert!(!f.direct && !kernel_says_direct(&f.file));
     }
 

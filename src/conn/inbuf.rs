@@ -53,21 +53,22 @@ impl InBuf {
     pub fn consume(&mut self, n: usize) {
         self.start += n;
         debug_assert!(self.start <= self.end);
-        if self.start == self.end {
-            // Plaintext may as well start where the undecrypted bytes do:
-            // that closes the gap for free.
-            self.start = self.raw_start;
-            self.end = self.raw_start;
-            self.reset_if_empty();
-        }
+        self.settle();
     }
 
-    fn reset_if_empty(&mut self) {
-        if self.start == self.end && self.raw_start == self.raw_end {
-            self.start = 0;
-            self.end = 0;
-            self.raw_start = 0;
-            self.raw_end = 0;
+    /// Once the plaintext is used up: it may as well start where the
+    /// undecrypted bytes do, which closes the gap for free; and once those
+    /// are used up too, everything starts over at the front.
+    fn settle(&mut self) {
+        if self.start == self.end {
+            self.start = self.raw_start;
+            self.end = self.raw_start;
+            if self.raw_start == self.raw_end {
+                self.start = 0;
+                self.end = 0;
+                self.raw_start = 0;
+                self.raw_end = 0;
+            }
         }
     }
 
@@ -184,11 +185,7 @@ impl InBuf {
             // Nothing after close_notify counts.
             self.raw_start = self.raw_end;
         }
-        if self.start == self.end {
-            self.start = self.raw_start;
-            self.end = self.raw_start;
-        }
-        self.reset_if_empty();
+        self.settle();
         Ok(opened)
     }
 
@@ -217,11 +214,7 @@ impl InBuf {
     pub fn discard_raw(&mut self, n: usize) {
         self.raw_start += n;
         debug_assert!(self.raw_start <= self.raw_end);
-        if self.start == self.end {
-            self.start = self.raw_start;
-            self.end = self.raw_start;
-        }
-        self.reset_if_empty();
+        self.settle();
     }
 
     /// The buffer's size (what it holds, used or not).
