@@ -36,9 +36,9 @@ pub fn rows(fields: &[Option<Vec<u8>>], ncols: usize) -> Vec<&[Option<Vec<u8>>]>
     fields.chunks_exact(ncols).collect()
 }
 
-/// Encodes each row as a text-protocol packet, decodes it with
-/// [`RowDecoder`] and runs the writer over it: the bytes take the path they
-/// take in an export.
+/// Encodes each row as a text-protocol packet and gives it to the writer
+/// as an export does: straight from the packet if the writer takes it,
+/// else decoded with [`RowDecoder`].
 pub fn write<W: RowWriter>(
     w: &mut W,
     columns: &[ColumnDef],
@@ -55,6 +55,9 @@ pub fn write<W: RowWriter>(
                 None => packet.push(0xFB),
                 Some(b) => gd_protocol::reader::put_lenenc_bytes(&mut packet, b),
             }
+        }
+        if w.packet_row(&packet, &mut out) {
+            continue;
         }
         let view = decoder
             .decode(&packet, columns.len())

@@ -162,27 +162,46 @@ impl QueryDecoder {
         }
     }
 
+    /// Whether `payload`, the next packet, is a row of the current result
+    /// set: what [`QueryDecoder::feed`] would return as [`Event::Row`] if it
+    /// decodes. A caller with its own walk over the row's fields may take it
+    /// from here (the packet then counts as fed); if that walk refuses the
+    /// packet, `feed` decodes it or reports what is wrong with it.
     #[inline]
-    fn row_or_end<'a>(&'a mut self, payload: &'a [u8]) -> Result<Event<'a>, ProtocolError> {
+    pub fn is_row(&self, payload: &[u8]) -> bool {
+        self.state == State::Rows && !self.ends_rows(payload)
+    }
+
+    /// Whether a packet in the rows state is the terminator or an ERR
+    /// rather than a row.
+    #[inline]
+    fn ends_rows(&self, payload: &[u8]) -> bool {
         match payload.first() {
             // A row whose first field is >= 2^24 bytes also starts with 0xFE,
             // but then its payload fills at least one whole chunk.
-            Some(&EOF_HEADER) if self.deprecate_eof && payload.len() < MAX_CHUNK => {
-                let status = Status::parse_ok(payload)?;
-                self.after_terminator(status);
-                Ok(Event::End(status))
-            }
-            Some(&EOF_HEADER) if !self.deprecate_eof && payload.len() < 9 => {
-                let status = Status::parse_eof(payload)?;
-                self.after_terminator(status);
-                Ok(Event::End(status))
-            }
-            Some(&ERR_HEADER) => {
-                self.state = State::Done;
-                Err(err_packet_error(payload))
-            }
-            _ => Ok(Event::Row(self.rows.decode(payload, self.columns.len())?)),
+            Some(&EOF_HEADER) if self.deprecate_eof => payload.len() < MAX_CHUNK,
+            Some(&EOF_HEADER) => payload.len() < 9,
+            Some(&ERR_HEADER) => true,
+            _ => false,
         }
+    }
+
+    #[inline]
+    fn row_or_end<'a>(&'a mut self, payload: &'a [u8]) -> Result<Event<'a>, ProtocolError> {
+        if !self.ends_rows(payload) {
+            return Ok(Event::Row(self.rows.decode(payload, self.columns.len())?));
+        }
+        if payload.first() == Some(&ERR_HEADER) {
+            self.state = State::Done;
+            return Err(err_packet_error(payload));
+        }
+        let status = if self.deprecate_eof {
+            Status::parse_ok(payload)?
+        } else {
+            Status::parse_eof(payload)?
+        };
+        self.after_terminator(status);
+        Ok(Event::End(status))
     }
 
     fn after_terminator(&mut self, status: Status) {
@@ -207,7 +226,11 @@ mod tests {
     fn rows_of(d: &mut QueryDecoder, packets: &[Vec<u8>]) -> Result<Vec<String>, ProtocolError> {
         let mut log = Vec::new();
         for p in packets {
-            match d.feed(p)? {
+            // `is_row` must say in advance what `feed` makes of the packet.
+            let is_row = d.is_row(p);
+            let event = d.feed(p)?;
+            assert_eq!(is_row, matches!(event, Event::Row(_)), "{p:?}");
+            match event {
                 Event::Ok(_) => log.push("ok".to_string()),
                 Event::Continue => {}
                 Event::Columns => log.push(format!("columns {}", d.columns().len())),
@@ -293,6 +316,7 @@ mod tests {
         let mut d = QueryDecoder::new(true, false);
         d.feed(&[1]).unwrap();
         d.feed(&column_packet("big", 251, 45, 0, None)).unwrap();
+        assert!(d.is_row(&row));
         match d.feed(&row).unwrap() {
             Event::Row(r) => assert_eq!(r.get(0).map(<[u8]>::len), Some(1 << 24)),
             other => panic!("expected a row, got {other:?}"),
@@ -306,9 +330,9 @@ mod tests {
         d.feed(&[1]).unwrap();
         d.feed(&column_packet("a", 3, 63, 0, None)).unwrap();
         d.feed(&text_row(&[b"1"])).unwrap();
-        let err = d
-            .feed(b"\xff\x25\x05#70100Query execution was interrupted")
-            .unwrap_err();
+        let packet = b"\xff\x25\x05#70100Query execution was interrupted";
+        assert!(!d.is_row(packet));
+        let err = d.feed(packet).unwrap_err();
         match err {
             ProtocolError::Server(e) => assert_eq!(e.code, 1317),
             other => panic!("{other:?}"),

@@ -3,41 +3,12 @@
 use crate::error::ProtocolError;
 use crate::reader::{NULL_MARKER, Reader};
 
-/// Where one field lies in its row packet, as [`RowView::spans`] lists them.
-/// Internally `start == u32::MAX` means NULL.
+/// Where one field lies in its row packet; `start == u32::MAX` means NULL
+/// (past the end of any packet `decode` accepts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Span {
+struct Span {
     start: u32,
     len: u32,
-}
-
-impl Span {
-    /// Offset of the value's first byte in the packet. A NULL's start is
-    /// `u32::MAX`, past the end of any packet `decode` accepts, so a NULL
-    /// never looks like the field that follows a one-byte length prefix.
-    #[inline]
-    pub fn start(self) -> usize {
-        self.start as usize
-    }
-
-    /// Length of the value: 0 for NULL and for the empty string.
-    #[inline]
-    pub fn len(self) -> usize {
-        self.len as usize
-    }
-
-    /// Whether the value is NULL or the empty string ([`Span::is_null`]
-    /// tells them apart).
-    #[inline]
-    pub fn is_empty(self) -> bool {
-        self.len == 0
-    }
-
-    /// Whether the field is SQL NULL.
-    #[inline]
-    pub fn is_null(self) -> bool {
-        self.start == u32::MAX
-    }
 }
 
 const NULL_SPAN: Span = Span {
@@ -196,14 +167,6 @@ impl<'a> RowView<'a> {
         (s.start != u32::MAX).then(|| s.start as usize..(s.start + s.len) as usize)
     }
 
-    /// Where each field lies in [`RowView::payload`], in order: the
-    /// information of [`RowView::range`] without building an `Option` per
-    /// field, for writers that test it per field in their inner loop.
-    #[inline]
-    pub fn spans(&self) -> &'a [Span] {
-        self.spans
-    }
-
     /// The fields in order.
     #[inline]
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Option<&'a [u8]>> + '_ {
@@ -241,19 +204,6 @@ mod tests {
         assert_eq!(row.range(1), None);
         assert_eq!(row.range(2), Some(3..6));
         assert_eq!(row.payload(), &p[..]);
-        let spans: Vec<_> = row
-            .spans()
-            .iter()
-            .map(|s| (s.start(), s.len(), s.is_empty(), s.is_null()))
-            .collect();
-        assert_eq!(
-            spans,
-            [
-                (1, 0, true, false),
-                (u32::MAX as usize, 0, true, true),
-                (3, 3, false, false)
-            ]
-        );
     }
 
     #[test]
@@ -287,11 +237,9 @@ mod tests {
             let mut d = RowDecoder::new(0);
             let row = d.decode(&p, fields.len()).unwrap();
             let got: Vec<Option<Vec<u8>>> = row.iter().map(|f| f.map(<[u8]>::to_vec)).collect();
-            prop_assert_eq!(got, fields);
-            for (i, s) in row.spans().iter().enumerate() {
-                let from_span = (!s.is_null()).then(|| s.start()..s.start() + s.len());
-                prop_assert_eq!(from_span, row.range(i));
-                prop_assert_eq!(s.is_empty(), row.get(i).is_none_or(<[u8]>::is_empty));
+            prop_assert_eq!(&got, &fields);
+            for (i, f) in fields.iter().enumerate() {
+                prop_assert_eq!(row.range(i).map(|r| &p[r]), f.as_deref());
             }
         }
 

@@ -36,9 +36,14 @@ use super::encode::{
 use super::quote::push_quoted;
 use super::scan::{MarkCursor, QuoteClass, RowMask, SCAN_LIMIT};
 use super::{BinaryEncoding, FormatOptions, LineEnding, RowWriter};
-use gd_protocol::row::Span;
+use gd_protocol::reader::NULL_MARKER;
 use gd_protocol::{ColumnDef, ColumnKind, RowView};
 use std::ops::Range;
+
+/// How far past what the row walk needs the packet is copied to the output
+/// ahead of it (see [`DelimitedWriter::write_packet`]): a whole `bench.mixed`
+/// row at once, and a bound on what a value that is not copied wastes.
+const WINDOW: usize = 256;
 
 /// Writes CSV or TSV: one engine, parameterised by the delimiter, so the
 /// two formats cannot drift apart.
@@ -67,6 +72,17 @@ pub struct DelimitedWriter {
     /// Rows longer than this are handled value by value (tests lower it to
     /// check that both paths write the same bytes).
     scan_limit: usize,
+}
+
+/// One field as the packet walk of [`DelimitedWriter::write_packet`] reads it.
+struct PacketField {
+    /// Where the value lies in the packet (empty for NULL).
+    start: usize,
+    end: usize,
+    null: bool,
+    /// Whether the packet's bytes are the output: a plain value behind a
+    /// one-byte prefix, or NULL under the empty marker.
+    in_place: bool,
 }
 
 /// Where the bytes that force quoting are: in the row's bitmask, or searched
@@ -235,111 +251,228 @@ impl DelimitedWriter {
             && (self.null.is_empty() || payload[range.clone()] != *self.null)
     }
 
-    /// One row of a packet short enough to have been scanned whole.
+    /// One row straight from its packet (see [`RowWriter::packet_row`]).
     ///
-    /// A run of plain fields, each with a one-byte length prefix (or NULL
-    /// under the empty marker), appears in the output as it is in the packet
-    /// except that each prefix (or NULL) byte between two fields becomes a
-    /// delimiter: the run's extent is found first, then it is copied at once
-    /// and those bytes are overwritten.
+    /// A value written as sent (see [`DelimitedWriter::plain`]) appears in the
+    /// output as it is in the packet, and the one-byte length prefix (or the
+    /// NULL byte, under the empty marker) after it becomes a delimiter. So the
+    /// packet is copied to `out` ahead of the walk, and a plain value costs a
+    /// look at its prefix and one delimiter store. Any other value (quoted,
+    /// encoded, the NULL marker, the empty string, a value behind a long
+    /// prefix) is written where its copy began, and copying restarts after it.
+    /// Copies go [`WINDOW`] bytes past what the walk needs, so a row of many
+    /// such values costs at most that much extra per value, not the row's rest.
     ///
-    /// Whether a field holds a byte that forces quoting comes from a
-    /// [`MarkCursor`]: fields come in packet order, so the mask is searched
-    /// only when a mark lies behind the field (a marked length prefix, a
-    /// quoted value just passed), not once per field.
+    /// Whether a value holds a byte that forces quoting comes from a
+    /// [`MarkCursor`] over the row's mask: values come in packet order, so
+    /// the mask is searched only when a mark lies behind the value (a marked
+    /// length prefix, a quoted value just passed), not once per value.
     ///
-    /// `NULL_IS_EMPTY` is whether the NULL marker is empty, a constant so
-    /// that the per-field loops do not test it.
+    /// Returns false, with `out` as it was, for a packet that does not decode
+    /// into the writer's columns with one- or three-byte prefixes, and for
+    /// rows longer than the scan limit.
+    ///
+    /// `NULL_IS_EMPTY` is whether the NULL marker is empty, a constant so that
+    /// the per-field loop does not test it.
     #[inline]
-    fn write_scanned_row<const NULL_IS_EMPTY: bool>(
-        &self,
-        row: &RowView<'_>,
+    fn write_packet<const NULL_IS_EMPTY: bool>(
+        &mut self,
+        payload: &[u8],
         out: &mut Vec<u8>,
-        mask: &RowMask,
-    ) {
-        let payload = row.payload();
-        let spans = row.spans();
-        let n = spans.len();
-        let Some(verbatim_from) = self
-            .verbatim_from
-            .get(..n)
-            .filter(|_| n == self.kinds.len())
-        else {
-            // A row that does not match the columns: the general path
-            // copes with any field count.
-            return self.write_row(row, out, mask);
-        };
-        debug_assert_eq!(NULL_IS_EMPTY, self.null.is_empty());
-        let delimiter = self.delimiter;
-        let null_is_empty = NULL_IS_EMPTY;
-        let mut marks = mask.cursor(payload.len());
-        // Whether field `s` of a column with threshold `from` is written as sent.
-        let plain = |marks: &mut MarkCursor<'_>, s: Span, from: usize| {
-            let (start, end) = (s.start(), s.start() + s.len());
-            s.len() >= from
-                && marks.clean(start, end)
-                && (null_is_empty || payload[start..end] != *self.null)
-        };
-        let mut j = 0;
-        while j < n {
-            if j > 0 {
-                out.push(delimiter);
-            }
-            let s = spans[j];
-            if plain(&mut marks, s, verbatim_from[j]) {
-                let first = j;
-                let mut end = s.start() + s.len();
-                j += 1;
-                while j < n {
-                    let t = spans[j];
-                    if t.start() == end + 1 && plain(&mut marks, t, verbatim_from[j]) {
-                        end = t.start() + t.len();
-                    } else if t.is_null() && null_is_empty {
-                        end += 1;
-                    } else {
-                        break;
-                    }
-                    j += 1;
-                }
-                let base = out.len();
-                out.extend_from_slice(&payload[s.start()..end]);
-                // dst[x] holds payload[s.start() + x].
-                let dst = &mut out[base..];
-                let mut pos = s.start() + s.len();
-                for t in &spans[first + 1..j] {
-                    dst[pos - s.start()] = delimiter;
-                    pos = if t.is_null() {
-                        pos + 1
-                    } else {
-                        t.start() + t.len()
-                    };
-                }
-            } else if s.is_null() {
-                out.extend_from_slice(&self.null_field);
-                j += 1;
-            } else {
-                let (start, end) = (s.start(), s.start() + s.len());
-                match self.kinds[j] {
-                    kind @ (ColumnKind::Bit | ColumnKind::Binary) => {
-                        self.push_value(out, kind, payload, start..end, mask);
-                    }
-                    // Text that is not plain: the empty string, or a value
-                    // with a byte that forces quoting, or else one equal to
-                    // the NULL marker. The cursor already holds its first mark.
-                    _ if start == end => {
-                        if null_is_empty {
-                            out.extend_from_slice(b"\"\"");
-                        }
-                    }
-                    _ => {
-                        let first = marks.first_in(start, end).unwrap_or(end);
-                        push_quoted(out, &payload[start..end], first - start);
-                    }
-                }
-                j += 1;
-            }
+    ) -> bool {
+        let len = payload.len();
+        let n = self.kinds.len();
+        if len > self.scan_limit || n == 0 {
+            return false;
         }
-        out.extend_from_slice(self.line_end);
+        debug_assert_eq!(NULL_IS_EMPTY, self.null.is_empty());
+        self.mask.scan(&self.class, payload);
+        let this = &*self;
+        let delimiter = this.delimiter;
+        let row_start = out.len();
+        let mut marks = this.mask.cursor(len);
+        // Packet bytes before `copied` have been copied, byte `i` to
+        // `out[i + shift]` (wrapping: the first field's prefix maps to just
+        // before the row); none past it yet.
+        let mut copied = 1;
+        let mut shift = row_start.wrapping_sub(1);
+        let (mut j, mut p) = (0, 0);
+        loop {
+            // The common case in a tight loop: fields in place, up to the
+            // last, whose next byte is copied already.
+            let thresholds = this.verbatim_from.get(j..n - 1).unwrap_or_default();
+            let (passed, at) = this.in_place_run::<NULL_IS_EMPTY>(
+                payload,
+                thresholds,
+                p,
+                &mut marks,
+                &mut out[..],
+                shift,
+            );
+            j += passed;
+            p = at;
+            let Some(f) = this.field::<NULL_IS_EMPTY>(payload, p, j, &mut marks) else {
+                break;
+            };
+            let (s, e) = (f.start, f.end);
+            if !f.in_place {
+                // Where the field's output begins: after the delimiter that
+                // took the place of its prefix's first byte.
+                out.truncate(p.wrapping_add(shift).wrapping_add(1));
+                let kind = this.kinds[j];
+                if f.null {
+                    out.extend_from_slice(&this.null_field);
+                } else if matches!(kind, ColumnKind::Bit | ColumnKind::Binary) {
+                    this.push_value(out, kind, payload, s..e, &this.mask);
+                } else if s == e {
+                    if NULL_IS_EMPTY {
+                        out.extend_from_slice(b"\"\"");
+                    }
+                } else {
+                    // The cursor holds the first mark of the value, if any;
+                    // a value equal to the NULL marker is quoted all the same.
+                    match marks.first_in(s, e) {
+                        Some(first) => push_quoted(out, &payload[s..e], first - s),
+                        None if this.is_null_marker::<NULL_IS_EMPTY>(payload, s, e) => {
+                            push_quoted(out, &payload[s..e], e - s);
+                        }
+                        None => out.extend_from_slice(&payload[s..e]),
+                    }
+                }
+                copied = e;
+                shift = out.len().wrapping_sub(e);
+            }
+            // The byte after the field: the next field's prefix, which
+            // becomes the delimiter, or the end of the row.
+            let last = j + 1 == n;
+            let need = if last { e } else { e + 1 };
+            if copied < need {
+                if need > len {
+                    break;
+                }
+                let to = len.min(need + WINDOW);
+                out.extend_from_slice(&payload[copied..to]);
+                copied = to;
+            }
+            if last {
+                if e != len {
+                    break;
+                }
+                out.truncate(e.wrapping_add(shift));
+                out.extend_from_slice(this.line_end);
+                return true;
+            }
+            out[e.wrapping_add(shift)] = delimiter;
+            p = e;
+            j += 1;
+        }
+        // The packet ended early, ran on, or has a prefix this walk does not
+        // read: the caller decodes it.
+        out.truncate(row_start);
+        false
+    }
+
+    /// Walks the fields in place from the one whose prefix is at `p`, as
+    /// long as the byte after each is already copied to `out` (at `shift`),
+    /// at most one per threshold: stores a delimiter over each next prefix.
+    /// Returns how many fields it passed and where the next prefix is.
+    ///
+    /// Every index it reads or writes is checked, but an index past `out`
+    /// also means "not copied yet", so one check per field answers both.
+    #[inline(always)]
+    fn in_place_run<const NULL_IS_EMPTY: bool>(
+        &self,
+        payload: &[u8],
+        thresholds: &[usize],
+        mut p: usize,
+        marks: &mut MarkCursor<'_>,
+        out: &mut [u8],
+        shift: usize,
+    ) -> (usize, usize) {
+        let mut passed = 0;
+        for &from in thresholds {
+            let Some(&b) = payload.get(p) else { break };
+            let end = if b <= 0xFA {
+                let end = p + 1 + usize::from(b);
+                if usize::from(b) < from
+                    || !marks.clean(p + 1, end)
+                    || self.is_null_marker::<NULL_IS_EMPTY>(payload, p + 1, end)
+                {
+                    break;
+                }
+                end
+            } else if NULL_IS_EMPTY && b == NULL_MARKER {
+                p + 1
+            } else {
+                break;
+            };
+            let Some(next) = out.get_mut(end.wrapping_add(shift)) else {
+                break;
+            };
+            *next = self.delimiter;
+            p = end;
+            passed += 1;
+        }
+        (passed, p)
+    }
+
+    /// Field `j` of the packet walk, whose length prefix is at `p`: `None`
+    /// if the prefix is not one the walk reads or the value runs past the
+    /// packet's end. Marks are looked up only for values that may be in place.
+    #[inline(always)]
+    fn field<const NULL_IS_EMPTY: bool>(
+        &self,
+        payload: &[u8],
+        p: usize,
+        j: usize,
+        marks: &mut MarkCursor<'_>,
+    ) -> Option<PacketField> {
+        let b = *payload.get(p)?;
+        let f = match b {
+            0..=0xFA => {
+                let (start, end) = (p + 1, p + 1 + usize::from(b));
+                PacketField {
+                    start,
+                    end,
+                    null: false,
+                    in_place: usize::from(b) >= *self.verbatim_from.get(j)?
+                        && marks.clean(start, end)
+                        && !self.is_null_marker::<NULL_IS_EMPTY>(payload, start, end),
+                }
+            }
+            NULL_MARKER => PacketField {
+                start: p + 1,
+                end: p + 1,
+                null: true,
+                in_place: NULL_IS_EMPTY,
+            },
+            0xFC => {
+                let start = p + 3;
+                let n = u16::from_le_bytes(payload.get(p + 1..start)?.try_into().ok()?);
+                PacketField {
+                    start,
+                    end: start + usize::from(n),
+                    null: false,
+                    in_place: false,
+                }
+            }
+            _ => return None,
+        };
+        (f.end <= payload.len()).then_some(f)
+    }
+
+    /// Whether the value at `start..end` of `payload` equals the non-empty
+    /// NULL marker (false for a range past the packet's end).
+    #[inline(always)]
+    fn is_null_marker<const NULL_IS_EMPTY: bool>(
+        &self,
+        payload: &[u8],
+        start: usize,
+        end: usize,
+    ) -> bool {
+        !NULL_IS_EMPTY
+            && end - start == self.null.len()
+            && payload.get(start..end) == Some(&self.null[..])
     }
 
     /// One row of a packet too long to scan whole: each run's extent is
@@ -419,19 +552,20 @@ impl RowWriter for DelimitedWriter {
         }
     }
 
-    #[inline]
+    /// Rows that [`RowWriter::packet_row`] does not take: longer than the
+    /// scan limit, or with a prefix of 4 or 9 bytes (values of 64 KiB and
+    /// more).
     fn row(&mut self, row: &RowView<'_>, out: &mut Vec<u8>) {
         debug_assert_eq!(row.len(), self.kinds.len(), "row and column counts differ");
-        let payload = row.payload();
-        if payload.len() <= self.scan_limit {
-            self.mask.scan(&self.class, payload);
-            if self.null.is_empty() {
-                self.write_scanned_row::<true>(row, out, &self.mask);
-            } else {
-                self.write_scanned_row::<false>(row, out, &self.mask);
-            }
+        self.write_row(row, out, &Search(&self.needs_quote));
+    }
+
+    #[inline]
+    fn packet_row(&mut self, payload: &[u8], out: &mut Vec<u8>) -> bool {
+        if self.null.is_empty() {
+            self.write_packet::<true>(payload, out)
         } else {
-            self.write_row(row, out, &Search(&self.needs_quote));
+            self.write_packet::<false>(payload, out)
         }
     }
 
@@ -504,9 +638,12 @@ pub(super) mod tests {
         w.begin(columns, &mut out);
         let mut decoder = RowDecoder::new(columns.len());
         for r in rows {
+            // As the export does: the packet path first, decoding if it refuses.
             let p = packet(r);
-            let view = decoder.decode(&p, columns.len()).unwrap();
-            w.row(&view, &mut out);
+            if !w.packet_row(&p, &mut out) {
+                let view = decoder.decode(&p, columns.len()).unwrap();
+                w.row(&view, &mut out);
+            }
         }
         w.finish(&mut out);
         out
@@ -696,6 +833,38 @@ pub(super) mod tests {
         ];
         let got = csv(&with_null("N"), &cols, &[row2]);
         assert_eq!(got, "a,b,c,bin,d,e,f,g,h\n\"N\",N,22,N,\"N\",yy,z,N,h\n");
+    }
+
+    #[test]
+    fn packets_the_walk_cannot_take_are_left_to_the_decoder() {
+        let cols = [text("a"), text("b")];
+        let mut w = DelimitedWriter::csv(&opts());
+        let mut out = Vec::new();
+        w.begin(&cols, &mut out);
+        let before = out.clone();
+        let good = packet(&[Some(b"x"), Some(b"y")]);
+        let mut decoder = RowDecoder::new(2);
+        let malformed: [&[u8]; 6] = [
+            &good[..good.len() - 1],
+            &[&good[..], &[0]].concat(),
+            &packet(&[Some(b"x")]),
+            &packet(&[Some(b"x"), Some(b"y"), Some(b"z")]),
+            &[0x05, b'x'],
+            &[],
+        ];
+        for bad in malformed {
+            assert!(!w.packet_row(bad, &mut out), "{bad:?}");
+            assert_eq!(out, before, "{bad:?}");
+            assert!(decoder.decode(bad, 2).is_err(), "{bad:?}");
+        }
+        // A three-byte length (values of 64 KiB and more) is valid, but
+        // left to the decoded path.
+        let long = [0xFD, 1, 0, 0, b'x', 1, b'y'];
+        assert!(!w.packet_row(&long, &mut out));
+        assert_eq!(out, before);
+        w.row(&decoder.decode(&long, 2).unwrap(), &mut out);
+        assert!(w.packet_row(&good, &mut out));
+        assert_eq!(out, b"a,b\nx,y\nx,y\n");
     }
 
     #[test]
@@ -903,9 +1072,10 @@ pub(super) mod tests {
             round_trip(b',', &options, n, &rows)?;
         }
 
-        /// The scanned-row path (runs found first, mark cursor) and the per-value
-        /// path for long rows write the same bytes, over every column kind,
-        /// NULLs, empty values, one- and three-byte length prefixes.
+        /// The packet walk (values copied ahead, mark cursor) and the
+        /// per-value path of decoded rows write the same bytes, over every
+        /// column kind, NULLs, empty values, one- and three-byte length
+        /// prefixes, and rows longer than the walk's copy window.
         #[test]
         fn scanned_and_per_value_paths_agree(
             rows in proptest::collection::vec(proptest::collection::vec(proptest::option::of(

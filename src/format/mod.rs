@@ -120,6 +120,15 @@ pub trait RowWriter {
     fn begin(&mut self, columns: &[ColumnDef], out: &mut Vec<u8>);
     /// Writes one row. Must not allocate in steady state.
     fn row(&mut self, row: &RowView<'_>, out: &mut Vec<u8>);
+    /// Writes one row straight from its packet, walking the length prefixes
+    /// itself instead of reading a decoded [`RowView`]. Returns false,
+    /// having written nothing, for a packet it does not take; the caller
+    /// then decodes it (which reports a malformed packet) and calls `row`.
+    /// A writer must take only packets that decode, and write them exactly
+    /// as `row` would. The default takes none.
+    fn packet_row(&mut self, _payload: &[u8], _out: &mut Vec<u8>) -> bool {
+        false
+    }
     /// Writes whatever follows the last row.
     fn finish(&mut self, out: &mut Vec<u8>);
 }
