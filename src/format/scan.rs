@@ -39,12 +39,30 @@ pub(crate) trait ByteClass {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct QuoteClass {
     delimiter: u8,
+    /// When the four bytes differ in their low four bits (`,` `"` CR LF
+    /// and TAB `"` CR LF do) and none is non-ASCII: for each low nibble,
+    /// the one byte of the class that has it, or a byte that has another.
+    /// A byte is in the class exactly when it equals the entry of its low
+    /// nibble, which one vector table lookup answers for 32 bytes at once.
+    /// Callgrind, pump csv 20000: 35.21 M -> 34.50 M instructions against
+    /// four compares.
+    table: Option<[u8; 16]>,
 }
 
 impl QuoteClass {
     pub(crate) fn new(delimiter: u8) -> Self {
         debug_assert_ne!(delimiter, 0);
-        Self { delimiter }
+        let mut table: [u8; 16] = std::array::from_fn(|n| n as u8 ^ 1);
+        let mut distinct = true;
+        for b in [delimiter, b'"', b'\r', b'\n'] {
+            let n = usize::from(b & 0x0F);
+            distinct &= b < 0x80 && table[n] & 0x0F != n as u8;
+            table[n] = b;
+        }
+        Self {
+            delimiter,
+            table: distinct.then_some(table),
+        }
     }
 }
 
@@ -58,8 +76,12 @@ impl ByteClass for QuoteClass {
     #[inline]
     fn mask_into(&self, bytes: &[u8], words: &mut [u32]) {
         if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU was just found to support AVX2.
-            unsafe { simd::mask_quote_avx2(bytes, self.delimiter, words) }
+            match self.table {
+                // SAFETY: the CPU was just found to support AVX2.
+                Some(table) => unsafe { simd::mask_table_avx2(bytes, &table, words) },
+                // SAFETY: as above.
+                None => unsafe { simd::mask_quote_avx2(bytes, self.delimiter, words) },
+            }
         } else {
             // SAFETY: SSE2 is part of the x86_64 baseline: every CPU this
             // binary runs on has it.
@@ -222,8 +244,9 @@ impl MarkCursor<'_> {
 mod simd {
     use core::arch::x86_64::{
         __m128i, __m256i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set_epi64x, _mm_set1_epi8, _mm256_cmpeq_epi8, _mm256_cmpgt_epi8, _mm256_movemask_epi8,
-        _mm256_or_si256, _mm256_set_epi64x, _mm256_set1_epi8,
+        _mm_set_epi64x, _mm_set1_epi8, _mm256_broadcastsi128_si256, _mm256_cmpeq_epi8,
+        _mm256_cmpgt_epi8, _mm256_movemask_epi8, _mm256_or_si256, _mm256_set_epi64x,
+        _mm256_set1_epi8, _mm256_shuffle_epi8,
     };
 
     /// The little-endian u64 at `chunk[i..i + 8]`.
@@ -264,7 +287,9 @@ mod simd {
     #[target_feature(enable = "sse2")]
     fn mask_sse2(bytes: &[u8], words: &mut [u32], hit: impl Fn(__m128i) -> __m128i) {
         mask_blocks(bytes, words, |block| {
-            // u64 reads rather than a raw pointer load keep this safe.
+            // u64 reads rather than a raw pointer load keep this safe (and
+            // compile to the same loads: an unaligned vector load measured
+            // no fewer instructions).
             let lo = _mm_set_epi64x(read_u64(block, 8), read_u64(block, 0));
             let hi = _mm_set_epi64x(read_u64(block, 24), read_u64(block, 16));
             _mm_movemask_epi8(hit(lo)) as u32 | (_mm_movemask_epi8(hit(hi)) as u32) << 16
@@ -283,6 +308,19 @@ mod simd {
                 read_u64(block, 0),
             );
             _mm256_movemask_epi8(hit(v)) as u32
+        });
+    }
+
+    /// Masks the bytes of a [`super::QuoteClass`] table: one lookup and one
+    /// compare per 32 bytes instead of four compares. The lookup reads the
+    /// low nibble of each byte and gives 0 for non-ASCII bytes, which no
+    /// class with a table holds.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn mask_table_avx2(bytes: &[u8], table: &[u8; 16], words: &mut [u32]) {
+        let table =
+            _mm256_broadcastsi128_si256(_mm_set_epi64x(read_u64(table, 8), read_u64(table, 0)));
+        mask_avx2(bytes, words, |v| {
+            _mm256_cmpeq_epi8(v, _mm256_shuffle_epi8(table, v))
         });
     }
 
@@ -382,12 +420,34 @@ mod tests {
                 // SAFETY: AVX2 was just detected.
                 unsafe { simd::mask_quote_avx2(bytes, delimiter, &mut w) };
                 all.push(("avx2", w));
+                if let Some(table) = class.table {
+                    let mut w = vec![u32::MAX; bytes.len().div_ceil(32)];
+                    // SAFETY: AVX2 was just detected.
+                    unsafe { simd::mask_table_avx2(bytes, &table, &mut w) };
+                    all.push(("avx2 table", w));
+                }
             }
         }
         let mut m = RowMask::default();
         m.scan(&class, bytes);
         all.push(("dispatch", m.words[..bytes.len().div_ceil(32)].to_vec()));
         all
+    }
+
+    #[test]
+    fn tables_only_where_low_nibbles_differ() {
+        assert!(QuoteClass::new(b',').table.is_some());
+        assert!(QuoteClass::new(b'\t').table.is_some());
+        // 'R' shares its low nibble with '"', 0xAC is not ASCII.
+        for delimiter in [b'R', 0xAC] {
+            let class = QuoteClass::new(delimiter);
+            assert!(class.table.is_none());
+            let bytes: Vec<u8> = (0..=255u8).collect();
+            let expected = reference(delimiter, &bytes);
+            for (name, words) in implementations(delimiter, &bytes) {
+                assert_eq!(offsets(&words, bytes.len()), expected, "{name}");
+            }
+        }
     }
 
     #[test]
