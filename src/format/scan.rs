@@ -14,10 +14,9 @@
 //! writer's rule cares about (what forces CSV/TSV quoting, what a JSON string
 //! cannot copy as it is). Non-UTF-8 bytes are classified like any other.
 
-/// Row packets longer than this are not scanned as a whole: the CSV
-/// writer's copy-ahead would copy their long tails more than once, and
-/// per-value searching is as fast for the long values such rows hold. It
-/// also keeps the mask at 8 KiB.
+/// Row packets longer than this are not scanned as a whole: per-value
+/// searching is as fast for the long values such rows hold, and it keeps
+/// the mask at 8 KiB.
 pub(crate) const SCAN_LIMIT: usize = 64 * 1024;
 
 /// A set of byte values, testable one byte at a time or, on x86_64, a
