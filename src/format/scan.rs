@@ -202,6 +202,12 @@ impl MarkCursor<'_> {
     /// `start == 0` is never asked by writers, whose fields follow a prefix.
     #[inline]
     pub(crate) fn clean(&mut self, start: usize, end: usize) -> bool {
+        // A mark at or past `end` answers at once, stale or not: one compare
+        // for a clean value (callgrind, pump csv 20000: 33.71 M -> 33.60 M
+        // instructions against testing for a stale mark first).
+        if self.next >= end {
+            return true;
+        }
         if self.next < start {
             self.next = self.first_from(start);
         }
