@@ -341,6 +341,17 @@ impl DelimitedWriter {
                 }
                 copied = e;
                 shift = out.len().wrapping_sub(e);
+                if j + 1 < n && e < len {
+                    // The next prefix becomes the delimiter; what follows it
+                    // is copied only once a value in place needs it, so a
+                    // run of such values copies nothing ahead (callgrind,
+                    // pump csv 20000: 33.60 M -> 32.54 M instructions).
+                    out.push(delimiter);
+                    copied = e + 1;
+                    p = e;
+                    j += 1;
+                    continue;
+                }
             }
             // The byte after the field: the next field's prefix, which
             // becomes the delimiter, or the end of the row.
