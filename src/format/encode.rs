@@ -339,6 +339,23 @@ pub(crate) fn push_json_escape(out: &mut Vec<u8>, b: u8) {
     }
 }
 
+/// The escape of `b` (one a JSON string must escape, as for
+/// [`push_json_escape`]) in the first bytes of a block, and its length, 2 or
+/// 6: a writer stores the whole block and moves on by the length, one
+/// fixed-size store instead of a copy of variable length.
+#[inline]
+pub(crate) fn json_escape_block(b: u8) -> ([u8; 8], usize) {
+    let esc = JSON_ESCAPE[usize::from(b)];
+    debug_assert_ne!(esc, 0, "{b} needs no escape");
+    if esc == b'u' {
+        let hi = HEX_LOWER[usize::from(b >> 4)];
+        let lo = HEX_LOWER[usize::from(b & 0x0F)];
+        ([b'\\', b'u', b'0', b'0', hi, lo, 0, 0], 6)
+    } else {
+        ([b'\\', esc, 0, 0, 0, 0, 0, 0], 2)
+    }
+}
+
 /// Bytes that need an escape in a JSON string, as [`find_marked`] takes them.
 static JSON_NEEDS_ESCAPE: [bool; 256] = {
     let mut t = [false; 256];
@@ -393,6 +410,16 @@ pub(crate) fn find_marked(table: &[bool; 256], bytes: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn escape_blocks_hold_the_escapes() {
+        for b in (0..=0xFFu8).filter(|&b| JSON_ESCAPE[usize::from(b)] != 0) {
+            let mut pushed = Vec::new();
+            push_json_escape(&mut pushed, b);
+            let (block, len) = json_escape_block(b);
+            assert_eq!(&block[..len], &pushed[..], "{b:#04X}");
+        }
+    }
 
     fn hex(bytes: &[u8]) -> Vec<u8> {
         let mut v = Vec::new();
