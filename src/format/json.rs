@@ -34,6 +34,7 @@ use super::encode::{
 use super::json_text::is_json;
 use super::scan::{JsonClass, RowMask, SCAN_LIMIT};
 use super::{BinaryEncoding, FormatOptions, RowWriter};
+use gd_protocol::reader::NULL_MARKER;
 use gd_protocol::{ColumnDef, ColumnKind, RowView};
 use std::collections::{HashMap, HashSet};
 use std::mem::MaybeUninit;
@@ -378,25 +379,91 @@ fn copy_at(buf: &mut [MaybeUninit<u8>], at: usize, src: &[u8]) {
 /// [`Cursor`], and appends what it wrote. `room` must cover every store,
 /// including the bytes of fixed-size blocks past what they keep; when it
 /// does not, a store panics (bounds check), which is a bug, not bad data.
+/// If `write` gives up (returns `None`), nothing is appended.
 #[inline(always)]
 fn write_reserved(
     out: &mut Vec<u8>,
     room: usize,
-    write: impl for<'a> FnOnce(Cursor<'a>) -> Cursor<'a>,
-) {
+    write: impl for<'a> FnOnce(Cursor<'a>) -> Option<Cursor<'a>>,
+) -> bool {
     out.reserve(room);
     let len = out.len();
-    let to = write(Cursor {
+    let Some(to) = write(Cursor {
         buf: out.spare_capacity_mut(),
         pos: 0,
-    });
+    }) else {
+        return false;
+    };
     let written = to.pos;
     // SAFETY: the cursor's buffer is `out`'s spare capacity, which starts at
     // `len`; `written <= buf.len()` since every store was bounds-checked
     // against it, and bytes `len..len + written` are initialised by the
     // cursor's invariant (each method stores before it moves forward, and
     // never further than it stored).
-    unsafe { out.set_len(len + written) }
+    unsafe { out.set_len(len + written) };
+    true
+}
+
+/// Where a row's fields lie in its packet, one after the other: `None` when
+/// the packet does not hold the next field, `Some(None)` for NULL.
+trait Fields {
+    fn next_field(&mut self, payload: &[u8]) -> Option<Option<(usize, usize)>>;
+    /// Whether the fields read so far were the whole packet.
+    fn ended(&self, payload: &[u8]) -> bool;
+}
+
+/// The fields of a decoded row.
+struct Decoded<'r, 'a> {
+    row: &'r RowView<'a>,
+    j: usize,
+}
+
+impl Fields for Decoded<'_, '_> {
+    #[inline(always)]
+    fn next_field(&mut self, _payload: &[u8]) -> Option<Option<(usize, usize)>> {
+        let range = self.row.range(self.j);
+        self.j += 1;
+        Some(range.map(|r| (r.start, r.end)))
+    }
+
+    fn ended(&self, _payload: &[u8]) -> bool {
+        true
+    }
+}
+
+/// The fields read straight from the packet's length prefixes (see
+/// [`RowWriter::packet_row`]): one- and three-byte prefixes and NULL; any
+/// other prefix, or a value past the packet's end, stops the walk.
+struct Walk {
+    at: usize,
+}
+
+impl Fields for Walk {
+    #[inline(always)]
+    fn next_field(&mut self, payload: &[u8]) -> Option<Option<(usize, usize)>> {
+        let p = self.at;
+        let (start, end) = match *payload.get(p)? {
+            b @ 0..=0xFA => (p + 1, p + 1 + usize::from(b)),
+            NULL_MARKER => {
+                self.at = p + 1;
+                return Some(None);
+            }
+            0xFC => {
+                let n = u16::from_le_bytes(payload.get(p + 1..p + 3)?.try_into().ok()?);
+                (p + 3, p + 3 + usize::from(n))
+            }
+            _ => return None,
+        };
+        if end > payload.len() {
+            return None;
+        }
+        self.at = end;
+        Some(Some((start, end)))
+    }
+
+    fn ended(&self, payload: &[u8]) -> bool {
+        self.at == payload.len()
+    }
 }
 
 /// Whether values of `kind` are written as JSON strings of their text.
@@ -560,11 +627,12 @@ impl JsonWriter {
     }
 
     /// Writes a row into room reserved for its worst case, through a
-    /// [`Cursor`]. Kept out of the caller's loop so that the cursor, the
-    /// packet and the column list stay in registers.
+    /// [`Cursor`], its fields from `fields`. Kept out of the caller's loop
+    /// so that the cursor, the packet and the column list stay in
+    /// registers. Returns false, having written nothing, when `fields` runs
+    /// out before the columns do or ends short of the packet's end.
     #[inline(never)]
-    fn row_reserved(&mut self, row: RowView<'_>, out: &mut Vec<u8>) {
-        let payload = row.payload();
+    fn row_reserved(&mut self, payload: &[u8], mut fields: impl Fields, out: &mut Vec<u8>) -> bool {
         // One scan of the packet says which string values are plain ASCII
         // with nothing to escape.
         self.mask.scan(&JsonClass, payload);
@@ -583,13 +651,13 @@ impl JsonWriter {
         let mut marks = self.mask.cursor(payload.len());
         write_reserved(out, room, |mut to| {
             to.block(&start, start_len);
-            for (j, column) in self.columns.iter().enumerate() {
+            for column in &self.columns {
                 if short_keys {
                     to.block(&column.head, column.key_end - column.key_start);
                 } else {
                     to.slice(&self.keys[column.key_start..column.key_end]);
                 }
-                let Some(std::ops::Range { start: s, end: e }) = row.range(j) else {
+                let Some((s, e)) = fields.next_field(payload)? else {
                     to.block(b"null", 4);
                     continue;
                 };
@@ -642,9 +710,12 @@ impl JsonWriter {
                     }
                 }
             }
+            if !fields.ended(payload) {
+                return None;
+            }
             to.block(&end, end_len);
-            to
-        });
+            Some(to)
+        })
     }
 }
 
@@ -711,12 +782,23 @@ impl RowWriter for JsonWriter {
             self.columns.len(),
             "row and column counts differ"
         );
-        if row.payload().len() > self.reserve_limit {
+        let payload = row.payload();
+        if payload.len() > self.reserve_limit {
             self.row_by_push(row, out);
         } else {
-            self.row_reserved(*row, out);
+            self.row_reserved(payload, Decoded { row, j: 0 }, out);
         }
         self.rows += 1;
+    }
+
+    /// Rows up to the reserve limit, their fields read from the length
+    /// prefixes as the values are written: no decoded row in between.
+    #[inline]
+    fn packet_row(&mut self, payload: &[u8], out: &mut Vec<u8>) -> bool {
+        let taken =
+            payload.len() <= self.reserve_limit && self.row_reserved(payload, Walk { at: 0 }, out);
+        self.rows += u64::from(taken);
+        taken
     }
 
     fn finish(&mut self, out: &mut Vec<u8>) {
@@ -997,6 +1079,41 @@ mod tests {
         let bad = [b'a', 0xC3, 0x28, b'"'];
         let out = compact(&cols, &[vec![Some(&bad[..])]]);
         assert_eq!(data(&out)[0]["t"], hex(&bad));
+    }
+
+    #[test]
+    fn packets_the_walk_cannot_take_are_left_to_the_decoder() {
+        use gd_protocol::RowDecoder;
+        let cols = [int("a"), text("b")];
+        let mut w = JsonWriter::new(&FormatOptions::default());
+        let mut out = Vec::new();
+        w.begin(&cols, &mut out);
+        let before = out.clone();
+        let good = super::super::csv::tests::packet(&[Some(b"1"), Some(b"y")]);
+        let mut decoder = RowDecoder::new(2);
+        let malformed: [&[u8]; 5] = [
+            &good[..good.len() - 1],
+            &[&good[..], &[0]].concat(),
+            &[0x01, b'1'],
+            &[0x01, b'1', 0x05, b'x'],
+            &[],
+        ];
+        for bad in malformed {
+            assert!(!w.packet_row(bad, &mut out), "{bad:?}");
+            assert_eq!(out, before, "{bad:?}");
+            assert!(decoder.decode(bad, 2).is_err(), "{bad:?}");
+        }
+        // A three-byte length is valid, but left to the decoded path.
+        let long = [0x01, b'1', 0xFD, 1, 0, 0, b'y'];
+        assert!(!w.packet_row(&long, &mut out));
+        assert_eq!(out, before);
+        w.row(&decoder.decode(&long, 2).unwrap(), &mut out);
+        assert!(w.packet_row(&good, &mut out));
+        w.finish(&mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"data\":[\n{\"a\":1,\"b\":\"y\"},\n{\"a\":1,\"b\":\"y\"}\n]}\n"
+        );
     }
 
     #[test]
