@@ -404,7 +404,7 @@ mod tests {
         }
     }
 
-    /// Allocations made while pumping `rows` rows through decode + writer,
+    /// Allocations made while pumping `rows` rows through the pipeline,
     /// after the first 2,000 rows (warm-up: column metadata, buffer growth).
     fn steady_state_allocations<W: RowWriter>(writer: W, rows: u64) -> (u64, u64) {
         let input = mixed_response(rows, true);
@@ -505,6 +505,44 @@ mod tests {
         );
         let summary = pipeline.finish(&mut sink, false).unwrap();
         (sink, summary)
+    }
+
+    #[test]
+    fn a_malformed_row_stops_the_export_with_the_rows_before_it() {
+        // The response's packets, the fourth row cut short by one byte.
+        let input = mixed_response(5, true);
+        let mut framer = Framer::new(1 << 30);
+        framer.encode(b"\x03q", &mut Vec::new());
+        let mut packets = Vec::new();
+        let mut pos = 0;
+        while let Decoded::Packet { payload, consumed } = framer.decode(&input[pos..]).unwrap() {
+            packets.push(payload.to_vec());
+            pos += consumed;
+        }
+        // Column count, 18 definitions, 5 rows, OK.
+        assert_eq!(packets.len(), 1 + 18 + 5 + 1);
+        let fourth = &mut packets[1 + 18 + 3];
+        fourth.pop();
+        let mut pipeline = Pipeline::new(
+            QueryDecoder::new(true, true),
+            DelimitedWriter::csv(&FormatOptions::default()),
+        );
+        let mut sink = Collect::default();
+        let mut result = Ok(Flow::Continue);
+        for p in &packets {
+            result = pipeline.packet(p, &mut sink);
+            if result.is_err() {
+                break;
+            }
+        }
+        match result {
+            Err(Error::Stream {
+                rows: 3,
+                source: StreamError::Protocol(_),
+            }) => {}
+            other => panic!("expected a protocol error after 3 rows, got {other:?}"),
+        }
+        assert_eq!(pipeline.rows(), 3);
     }
 
     #[test]

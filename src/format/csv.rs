@@ -269,7 +269,8 @@ impl DelimitedWriter {
     /// length prefix, a quoted value just passed), not once per value.
     ///
     /// Returns false, with `out` as it was, for a packet that does not decode
-    /// into the writer's columns with one- or three-byte prefixes, and for
+    /// into the writer's columns with NULL, one-byte lengths and 0xFC
+    /// (two-byte lengths), and for
     /// rows longer than the scan limit.
     ///
     /// `NULL_IS_EMPTY` is whether the NULL marker is empty, a constant so that
@@ -489,8 +490,9 @@ impl DelimitedWriter {
             && payload.get(start..end) == Some(&self.null[..])
     }
 
-    /// One row of a packet too long to scan whole: each run's extent is
-    /// found first, so that every byte is copied once.
+    /// One decoded row (a packet the walk does not take: longer than the
+    /// scan limit, or with 0xFD/0xFE lengths): each run's extent is found
+    /// first, so that every byte is copied once.
     #[inline]
     fn write_row(&self, row: &RowView<'_>, out: &mut Vec<u8>, marks: &impl Marks) {
         let payload = row.payload();
@@ -685,6 +687,75 @@ pub(super) mod tests {
         out
     }
 
+    /// Packets near the rows the walks take: three fields (short, empty,
+    /// NULL, or longer than 250 bytes), then either left as they are, cut
+    /// anywhere, given a few more bytes, or with one byte overwritten (often
+    /// a length prefix).
+    pub(crate) fn mutated_packet() -> impl Strategy<Value = Vec<u8>> {
+        let field = prop_oneof![
+            8 => field_bytes(),
+            1 => proptest::collection::vec(any::<u8>(), 240..300),
+        ];
+        (
+            proptest::collection::vec(proptest::option::of(field), 3),
+            0usize..4,
+            any::<proptest::sample::Index>(),
+            any::<u8>(),
+            proptest::collection::vec(any::<u8>(), 1..4),
+        )
+            .prop_map(|(fields, how, at, byte, extra)| {
+                let borrowed: Vec<Option<&[u8]>> = fields.iter().map(|f| f.as_deref()).collect();
+                let mut p = packet(&borrowed);
+                match how {
+                    0 => {}
+                    1 => p.truncate(at.index(p.len() + 1)),
+                    2 if !p.is_empty() => {
+                        let i = at.index(p.len());
+                        p[i] = byte;
+                    }
+                    _ => p.extend_from_slice(&extra),
+                }
+                p
+            })
+    }
+
+    /// Whatever the packets, a writer's `packet_row` either refuses one and
+    /// leaves the output as it was, or takes one that decodes and writes
+    /// exactly what `row` writes for the decoded row (written by a second
+    /// writer that only ever gets decoded rows).
+    pub(crate) fn check_packet_path<W: RowWriter>(
+        make: impl Fn() -> W,
+        columns: &[ColumnDef],
+        packets: &[Vec<u8>],
+    ) -> Result<(), TestCaseError> {
+        let (mut walking, mut decoding) = (make(), make());
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        walking.begin(columns, &mut a);
+        decoding.begin(columns, &mut b);
+        let mut decoder = RowDecoder::new(columns.len());
+        for p in packets {
+            let before = a.clone();
+            let taken = walking.packet_row(p, &mut a);
+            if !taken {
+                prop_assert_eq!(&a, &before, "a refused packet wrote: {:?}", p);
+            }
+            match decoder.decode(p, columns.len()) {
+                Ok(row) => {
+                    if !taken {
+                        walking.row(&row, &mut a);
+                    }
+                    decoding.row(&row, &mut b);
+                }
+                Err(_) => prop_assert!(!taken, "took a packet that does not decode: {:?}", p),
+            }
+            prop_assert_eq!(&a, &b, "after {:?}", p);
+        }
+        walking.finish(&mut a);
+        decoding.finish(&mut b);
+        prop_assert_eq!(a, b);
+        Ok(())
+    }
+
     pub(crate) fn opts() -> FormatOptions {
         FormatOptions::default()
     }
@@ -871,7 +942,7 @@ pub(super) mod tests {
             assert_eq!(out, before, "{bad:?}");
             assert!(decoder.decode(bad, 2).is_err(), "{bad:?}");
         }
-        // A three-byte length (values of 64 KiB and more) is valid, but
+        // 0xFD, a three-byte length (values of 64 KiB and more), is valid, but
         // left to the decoded path.
         let long = [0xFD, 1, 0, 0, b'x', 1, b'y'];
         assert!(!w.packet_row(&long, &mut out));
@@ -1088,10 +1159,10 @@ pub(super) mod tests {
 
         /// The packet walk (values copied ahead, mark cursor) and the
         /// per-value path of decoded rows write the same bytes, over every
-        /// column kind, NULLs, empty values, one- and three-byte length
+        /// column kind, NULLs, empty values, one-byte and 0xFC length
         /// prefixes, and rows longer than the walk's copy window.
         #[test]
-        fn scanned_and_per_value_paths_agree(
+        fn walk_and_decoded_paths_agree(
             rows in proptest::collection::vec(proptest::collection::vec(proptest::option::of(
                 prop_oneof![
                     8 => field_bytes(),
@@ -1144,6 +1215,19 @@ pub(super) mod tests {
             let mut per_value = DelimitedWriter::new(delimiter, &options);
             per_value.scan_limit = 0;
             prop_assert_eq!(scanned, write_all(&mut per_value, &cols, &borrowed));
+        }
+
+        /// Malformed and unusual packets: refused untouched or written as
+        /// the decoded row would be, never taken when they do not decode.
+        #[test]
+        fn packet_walk_takes_only_what_decodes(
+            packets in proptest::collection::vec(mutated_packet(), 1..6),
+            null in prop_oneof![Just(""), Just("\\N"), Just("a")],
+            delimiter in prop_oneof![Just(b','), Just(b'\t')],
+        ) {
+            let cols = [text("a"), col("bin", 252, 63), text("c")];
+            let options = with_null(null);
+            check_packet_path(|| DelimitedWriter::new(delimiter, &options), &cols, &packets)?;
         }
 
         #[test]

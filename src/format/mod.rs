@@ -112,8 +112,10 @@ impl Default for FormatOptions {
 
 /// A streaming writer for one output format.
 ///
-/// The export loop calls `begin` once, `row` for every row and `finish` once,
-/// each appending to the same reused `out` buffer.
+/// The export loop calls `begin` once, then for every row `packet_row`, or
+/// `row` with the decoded row when `packet_row` does not take it, and
+/// `finish` once, each appending to the same reused `out` buffer. None of
+/// them may allocate per row in steady state.
 pub trait RowWriter {
     /// Prepares for `columns` and writes whatever precedes the first row
     /// (a header, an opening bracket).
