@@ -258,9 +258,10 @@ impl DelimitedWriter {
     /// NULL byte, under the empty marker) after it becomes a delimiter. So the
     /// packet is copied to `out` ahead of the walk, and a plain value costs a
     /// look at its prefix and one delimiter store. Any other value (quoted,
-    /// encoded, the NULL marker, the empty string, a value behind a long
-    /// prefix) is written where its copy began, and copying restarts after it.
-    /// Copies go [`WINDOW`] bytes past what the walk needs, so a row of many
+    /// encoded, the NULL marker, the empty string, a value behind a 0xFC
+    /// prefix) is written where its copy began, followed by the delimiter;
+    /// copying resumes only when a value in place needs its bytes, and goes
+    /// at most [`WINDOW`] bytes past what the walk needs, so a row of many
     /// such values costs at most that much extra per value, not the row's rest.
     ///
     /// Whether a value holds a byte that forces quoting comes from a
@@ -270,8 +271,7 @@ impl DelimitedWriter {
     ///
     /// Returns false, with `out` as it was, for a packet that does not decode
     /// into the writer's columns with NULL, one-byte lengths and 0xFC
-    /// (two-byte lengths), and for
-    /// rows longer than the scan limit.
+    /// (two-byte lengths), and for rows longer than the scan limit.
     ///
     /// `NULL_IS_EMPTY` is whether the NULL marker is empty, a constant so that
     /// the per-field loop does not test it.
@@ -391,6 +391,9 @@ impl DelimitedWriter {
     ///
     /// Every index it reads or writes is checked, but an index past `out`
     /// also means "not copied yet", so one check per field answers both.
+    /// It repeats the in-place test of [`DelimitedWriter::field`] rather
+    /// than calling it: callgrind, pump csv 20000, 32.99 M instructions
+    /// this way, 34.87 M through `field`.
     #[inline(always)]
     fn in_place_run<const NULL_IS_EMPTY: bool>(
         &self,
