@@ -8,7 +8,7 @@
 #
 #   scripts/bench.sh [--runs N] [--no-legacy] [ROWS...]     (default: --runs 3  1000000 10000000)
 #
-# The table bench.mixed_ROWS is built once from ../shared/bench/mixed.sql and cached (10 M rows
+# The table bench.mixed_ROWS is built once by scripts/bench-mixed.sql and cached (10 M rows
 # take about 10 minutes to build). Results go to stdout and to benches/RESULTS.md.
 set -euo pipefail
 REPO=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -119,7 +119,7 @@ lines = [
     "# Benchmark results", "",
     f"Produced by `scripts/bench.sh` on {datetime.date.today()} — {os.cpu_count()} CPUs ({cpu}), "
     f"{ver.split(',')[0] if ver else 'mariadb'}; medians of {runs} runs, tools alternating; "
-    "table `bench.mixed` from `shared/bench/mixed.sql`; output written to a file on the same disk.",
+    "table `bench.mixed` from `scripts/bench-mixed.sql`; output written to a file on the same disk.",
     "",
     "| rows | tool | wall s | client CPU s | user s | sys s | peak RSS MiB | output MB | server CPU s | wall / mariadb | CPU / mariadb | user / mariadb |",
     "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",

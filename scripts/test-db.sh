@@ -6,7 +6,7 @@
 #   scripts/test-db.sh stop           shut the server down (the data stays for the next start)
 #   scripts/test-db.sh status         say whether it runs; exit 0 if it does, 3 if not
 #   scripts/test-db.sh env            print `export GD_TEST_...` lines: eval "$(scripts/test-db.sh env)"
-#   scripts/test-db.sh seed-bench N   build bench.mixed_N (N rows) from ../shared/bench/mixed.sql,
+#   scripts/test-db.sh seed-bench N   build bench.mixed_N (N rows) with scripts/bench-mixed.sql,
 #                                     unless it already exists with N rows
 #   scripts/test-db.sh reload         load the fixtures again even if they did not change
 #   scripts/test-db.sh client [ARG…]  run the mariadb client as root over the socket
@@ -43,7 +43,7 @@ PORT=${GD_TEST_PORT:-33306}
 WAIT_SECS=${GD_TEST_DB_WAIT:-120}
 TLS_DIR=$BASE/tls
 FIXTURES_DIR=$REPO/tests/fixtures
-MIXED_SQL=$REPO/../shared/bench/mixed.sql
+MIXED_SQL=$SCRIPT_DIR/bench-mixed.sql
 
 # Debian keeps the server binaries in /usr/sbin, which is not on every PATH.
 export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
@@ -367,14 +367,14 @@ INSERT INTO gd_test._fixtures_loaded VALUES ('$sum');
 SQL
 }
 
-# seed-bench N: bench.mixed_N with N rows, built by mixed.sql (cached across runs).
+# seed-bench N: bench.mixed_N with N rows, built by bench-mixed.sql (cached across runs).
 seed_bench() {
     local n=${1:-}
     [[ $n =~ ^[1-9][0-9]*$ ]] || die "seed-bench needs a positive row count, e.g. 'seed-bench 1000000'"
     local table=mixed_$n
     running || die "the server is not running: run '$0 start' first"
     exec 8>"$BASE/seed-bench.lock"
-    flock 8 # mixed.sql builds in bench.mixed first: one seed at a time
+    flock 8 # bench-mixed.sql builds in bench.gd_mixed_build first: one seed at a time
     local exists count
     exists=$(sql -N -B -e "SELECT COUNT(*) FROM information_schema.tables
         WHERE table_schema = 'bench' AND table_name = '$table'")
@@ -386,7 +386,7 @@ seed_bench() {
         fi
         log "bench.$table has $count rows instead of $n: rebuilding it"
     fi
-    [[ -r $MIXED_SQL ]] || die "cannot read $MIXED_SQL (shared/ must sit beside the repository)"
+    [[ -r $MIXED_SQL ]] || die "cannot read $MIXED_SQL"
     log "building bench.$table ($n rows) from $MIXED_SQL"
     local t0=$SECONDS
     { printf "SET @n=%s, @target='%s';\n" "$n" "$table"; cat -- "$MIXED_SQL"; } | sql -t >&2 ||

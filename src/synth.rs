@@ -1,5 +1,5 @@
-//! Synthetic result-set streams shaped like the shared benchmark table
-//! `bench.mixed` (`shared/bench/mixed.sql`): the same 18 columns, wire types,
+//! Synthetic result-set streams shaped like the benchmark table
+//! `bench.mixed` (`scripts/bench-mixed.sql`): the same 18 columns, wire types,
 //! character sets and a similar mix of values, as the exact bytes a MariaDB
 //! server sends (framed packets, sequence ids from 1).
 //!
