@@ -47,4 +47,6 @@ mod hostile;
 
 pub use column::{ColumnDef, ColumnKind};
 pub use error::{ProtocolError, ServerError};
+/// The wire type codes, as `mysql_common` names them.
+pub use mysql_common::constants::ColumnType;
 pub use row::{RowDecoder, RowView};
