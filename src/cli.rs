@@ -73,7 +73,7 @@ pub struct Cli {
     #[arg(long, value_name = "STRING")]
     pub null: Option<String>,
 
-    /// How to write binary columns: auto (UTF-8 text if valid, else 0x-hex), hex or base64
+    /// How to write binary columns: auto (UTF-8 text if valid and not starting with 0x, else 0x-hex), hex or base64
     #[arg(long, value_enum, value_name = "ENCODING")]
     pub binary: Option<BinaryEncoding>,
 
