@@ -53,6 +53,11 @@ pub struct Cli {
     #[arg(long)]
     pub allow_empty: bool,
 
+    /// When the query returns more than one result set (a CALL), export the first and discard
+    /// the others with a warning, instead of failing with exit 4
+    #[arg(long)]
+    pub first_result_only: bool,
+
     /// Print the effective configuration as JSON (password redacted) and exit
     #[arg(long)]
     pub dump_config: bool,

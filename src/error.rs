@@ -141,6 +141,13 @@ pub enum StreamError {
     /// The connection broke.
     #[error("connection lost: {0}")]
     Io(#[from] io::Error),
+    /// The query returned a second result set and --first-result-only was
+    /// not given: exporting only the first would silently drop rows.
+    #[error(
+        "the query returned more than one result set (a stored procedure?); nothing was written \
+         (pass --first-result-only to export the first and discard the others)"
+    )]
+    MoreResults,
     /// The server sent nothing for the read timeout.
     #[error(
         "the server sent nothing for {seconds} s (raise --read-timeout for queries that \
@@ -256,6 +263,13 @@ mod tests {
                 Error::Stream {
                     rows: 1,
                     source: StreamError::Io(io()),
+                },
+                4,
+            ),
+            (
+                Error::Stream {
+                    rows: 1,
+                    source: StreamError::MoreResults,
                 },
                 4,
             ),

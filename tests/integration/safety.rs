@@ -2,7 +2,8 @@
 //! files, dangling links), one-column rows that would be blank lines, binary values that look
 //! like hex, and queries that return more than one result set.
 
-use crate::common::{self, gd, read, run, server, server_values};
+use crate::common::{self, gd, mariadb_batch, read, run, server, server_values};
+use std::fs;
 use std::path::Path;
 use std::process::Command;
 
@@ -13,6 +14,10 @@ fn gd_to(target: &Path, query: &str, extra: &[&str]) -> Command {
         .arg(target)
         .args(extra);
     cmd
+}
+
+fn stderr(r: &common::Run) -> String {
+    String::from_utf8_lossy(&r.stderr).into_owned()
 }
 
 // --- 4. --binary auto is unambiguous; --binary hex writes 0x for an empty value --------------
@@ -79,4 +84,66 @@ fn binary_values_that_look_like_hex_are_written_as_hex() {
             assert_eq!(&decode_binary(s.as_bytes()), want, "json {binary}, {name}");
         }
     }
+}
+
+// --- 5. more than one result set --------------------------------------------------------------
+
+fn two_sets() {
+    mariadb_batch(
+        "DELIMITER //\nCREATE OR REPLACE PROCEDURE gd_test.two_sets() \
+         BEGIN SELECT 1 AS a; SELECT 2 AS b, 3 AS c; END//",
+    );
+}
+
+#[test]
+fn several_result_sets_fail_unless_first_result_only() {
+    two_sets();
+    let dir = common::tempdir();
+    let target = dir.path().join("out.csv");
+    for format in ["out.csv", "out.json"] {
+        let target = dir.path().join(format);
+        let r = run(&mut gd_to(&target, "CALL two_sets()", &[]));
+        r.assert_code(4);
+        let msg = stderr(&r);
+        assert!(
+            msg.contains("more than one result set") && msg.contains("--first-result-only"),
+            "{msg}"
+        );
+    }
+    assert_eq!(common::dir_entries(dir.path()), Vec::<String>::new());
+    // An existing file stays as it was.
+    fs::write(&target, "old\n").unwrap();
+    run(&mut gd_to(&target, "CALL two_sets()", &[])).assert_code(4);
+    assert_eq!(read(&target), b"old\n");
+    assert_eq!(common::dir_entries(dir.path()), ["out.csv"]);
+
+    // --first-result-only: the first is exported, the rest discarded with a warning.
+    let r = run(&mut gd_to(
+        &target,
+        "CALL two_sets()",
+        &["--first-result-only"],
+    ));
+    r.assert_code(0);
+    assert_eq!(read(&target), b"a\n1\n");
+    let msg = stderr(&r);
+    assert!(
+        msg.contains("2 result sets") && msg.contains("only the first"),
+        "{msg}"
+    );
+    // The config-file key, and stdout.
+    let cfg = dir.path().join("gd.toml");
+    fs::write(&cfg, "first-result-only = true\n").unwrap();
+    let r = run(gd()
+        .args(["--db-url", &server().url, "-q", "CALL two_sets()"])
+        .args(["-o", "-", "-f", "csv", "--config"])
+        .arg(&cfg));
+    r.assert_code(0);
+    assert_eq!(String::from_utf8_lossy(&r.stdout), "a\n1\n");
+    // A procedure with one result set is not affected.
+    mariadb_batch(
+        "DELIMITER //\nCREATE OR REPLACE PROCEDURE gd_test.one_set() BEGIN SELECT 1 AS a; END//",
+    );
+    let r = run(&mut gd_to(&target, "CALL one_set()", &[]));
+    r.assert_code(0);
+    assert_eq!(read(&target), b"a\n1\n");
 }
