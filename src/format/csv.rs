@@ -17,7 +17,10 @@
 //! and can then not be told apart from the same text: configuration should
 //! reject such markers. One more caveat: a one-column row holding NULL under
 //! the empty marker is a blank line, which some readers (rust-csv, pandas)
-//! skip; a non-empty marker avoids that.
+//! skip and Python's csv module reads as a row without fields. It is kept
+//! (writing `""` would turn NULL into the empty string), counted, and
+//! [`RowWriter::finish`] warns with the count and the `--null` fix; a
+//! non-empty marker avoids it.
 //!
 //! Values: integer, decimal, float, date/time, JSON and text columns are
 //! written as the server's bytes. BIT is written as an unsigned decimal
@@ -74,6 +77,9 @@ pub struct DelimitedWriter {
     /// Rows longer than this are handled value by value (tests lower it to
     /// check that both paths write the same bytes).
     scan_limit: usize,
+    /// One-column rows written as a blank line (NULL under the empty
+    /// marker), for the warning at the end.
+    blank_lines: u64,
 }
 
 /// One field as the packet walk of [`DelimitedWriter::write_packet`] reads it.
@@ -138,6 +144,7 @@ impl DelimitedWriter {
             verbatim_from: Vec::new(),
             mask: RowMask::default(),
             scan_limit: SCAN_LIMIT,
+            blank_lines: 0,
         };
         let mut null_field = Vec::new();
         if let Some(first) = find_marked(&w.needs_quote, &w.null) {
@@ -153,6 +160,15 @@ impl DelimitedWriter {
     /// this is how a caller tells which one it holds.
     pub fn delimiter(&self) -> u8 {
         self.delimiter
+    }
+
+    /// Counts a taken one-byte packet that was a NULL (not the empty
+    /// string, `[0x00]`).
+    #[cold]
+    fn count_blank_line(&mut self, payload: &[u8]) {
+        if payload == [NULL_MARKER] {
+            self.blank_lines += 1;
+        }
     }
 
     /// Writes a text value under the quoting and NULL-distinction rules.
@@ -582,19 +598,40 @@ impl RowWriter for DelimitedWriter {
     /// more).
     fn row(&mut self, row: &RowView<'_>, out: &mut Vec<u8>) {
         debug_assert_eq!(row.len(), self.kinds.len(), "row and column counts differ");
+        if self.null.is_empty() && row.len() == 1 && row.range(0).is_none() {
+            self.blank_lines += 1;
+        }
         self.write_row(row, out, &Search(&self.needs_quote));
     }
 
     #[inline]
     fn packet_row(&mut self, payload: &[u8], out: &mut Vec<u8>) -> bool {
         if self.null.is_empty() {
-            self.write_packet::<true>(payload, out)
+            let taken = self.write_packet::<true>(payload, out);
+            // The one-column NULL row is the one-byte packet [0xFB]: a length
+            // compare, almost never true, on rows that were taken.
+            if taken && payload.len() == 1 {
+                self.count_blank_line(payload);
+            }
+            taken
         } else {
             self.write_packet::<false>(payload, out)
         }
     }
 
-    fn finish(&mut self, _out: &mut Vec<u8>) {}
+    /// Warns once, at the end, about one-column NULL rows written as blank
+    /// lines (see the module doc): many readers skip them or read no field.
+    fn finish(&mut self, _out: &mut Vec<u8>) {
+        if self.blank_lines > 0 {
+            tracing::warn!(
+                "{} rows are blank lines: a one-column row holding NULL is an empty line under \
+                 the default NULL marker, which pandas, Python's csv module and the csv crate \
+                 skip or read as a row without fields; pass --null '\\N' (or another marker) \
+                 to write NULL visibly",
+                self.blank_lines
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -1162,6 +1199,26 @@ pub(super) mod tests {
         let rows = [vec![None], vec![Some(&b""[..])]];
         assert_eq!(csv(&opts(), &cols, &rows), "a\n\n\"\"\n");
         assert_eq!(csv(&with_null("\\N"), &cols, &rows), "a\n\\N\n\n");
+    }
+
+    #[test]
+    fn blank_lines_are_counted_on_both_paths() {
+        let one = [text("a")];
+        let rows: [Vec<Option<&[u8]>>; 4] =
+            [vec![None], vec![Some(b"")], vec![None], vec![Some(b"x")]];
+        for scan_limit in [SCAN_LIMIT, 0] {
+            let count =
+                |options: &FormatOptions, cols: &[ColumnDef], rows: &[Vec<Option<&[u8]>>]| {
+                    let mut w = DelimitedWriter::csv(options);
+                    w.scan_limit = scan_limit;
+                    write_all(&mut w, cols, rows);
+                    w.blank_lines
+                };
+            assert_eq!(count(&opts(), &one, &rows), 2, "scan limit {scan_limit}");
+            assert_eq!(count(&with_null("\\N"), &one, &rows), 0);
+            let two = [text("a"), text("b")];
+            assert_eq!(count(&opts(), &two, &[vec![None, None]]), 0);
+        }
     }
 
     proptest! {

@@ -20,6 +20,93 @@ fn stderr(r: &common::Run) -> String {
     String::from_utf8_lossy(&r.stderr).into_owned()
 }
 
+// --- 3. one-column rows holding NULL --------------------------------------------------------
+
+const ONE_COLUMN: &str = "SELECT IF(seq % 2, NULL, seq) AS x FROM gd_test.seq_1_to_6";
+
+/// The file as Python's csv module reads it: one list of fields per record.
+fn python_csv(path: &Path, delimiter: &str) -> Vec<Vec<String>> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import csv, json, sys\n\
+             with open(sys.argv[1], newline='') as f:\n\
+             \x20   print(json.dumps(list(csv.reader(f, delimiter=sys.argv[2]))))",
+        ])
+        .arg(path)
+        .arg(delimiter)
+        .output()
+        .expect("python3 (the test suite reads files back with Python's csv module)");
+    assert!(
+        out.status.success(),
+        "python3 failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("python printed JSON")
+}
+
+#[test]
+fn one_column_null_rows_warn_and_the_null_marker_fixes_them() {
+    // The server's values, NULL as None.
+    let want: Vec<Option<String>> = server_values(ONE_COLUMN, &["CAST(x AS CHAR)"])
+        .into_iter()
+        .map(|r| r[0].clone().map(|v| String::from_utf8(v).unwrap()))
+        .collect();
+    let nulls = want.iter().filter(|v| v.is_none()).count();
+    assert_eq!((want.len(), nulls), (6, 3));
+    let dir = common::tempdir();
+    for (name, delimiter) in [("one.csv", ","), ("one.tsv", "\t")] {
+        let target = dir.path().join(name);
+        // The default marker: NULL rows are blank lines, which Python's csv module reads as
+        // records without fields. The export says so, with the count and the fix.
+        let r = run(&mut gd_to(&target, ONE_COLUMN, &[]));
+        r.assert_code(0);
+        let msg = stderr(&r);
+        assert!(
+            msg.contains(&format!("{nulls} rows")) && msg.contains("--null"),
+            "{name}: no warning about blank lines: {msg}"
+        );
+        let rows = python_csv(&target, delimiter);
+        let empty = rows.iter().filter(|r| r.is_empty()).count();
+        assert_eq!(empty, nulls, "{name}: {rows:?}");
+
+        // With --null '\N' every row is a record, and the values are the server's.
+        let r = run(&mut gd_to(&target, ONE_COLUMN, &["--null", r"\N"]));
+        r.assert_code(0);
+        assert!(!stderr(&r).contains("--null"), "{}", stderr(&r));
+        let rows = python_csv(&target, delimiter);
+        let expected: Vec<Vec<String>> = std::iter::once(vec!["x".to_string()])
+            .chain(
+                want.iter()
+                    .map(|v| vec![v.clone().unwrap_or_else(|| r"\N".to_string())]),
+            )
+            .collect();
+        assert_eq!(rows, expected, "{name}");
+        // pandas, where it is installed (the suite does not depend on it).
+        let pandas = Command::new("python3")
+            .args([
+                "-c",
+                "import sys, pandas\n\
+                 print(len(pandas.read_csv(sys.argv[1], sep=sys.argv[2], na_values=[r'\\N'])))",
+            ])
+            .arg(&target)
+            .arg(delimiter)
+            .output()
+            .unwrap();
+        if pandas.status.success() {
+            assert_eq!(String::from_utf8_lossy(&pandas.stdout).trim(), "6");
+        }
+    }
+    // More than one column: no warning (a NULL there is an empty field, not a blank line).
+    let r = run(&mut gd_to(
+        &dir.path().join("two.csv"),
+        "SELECT NULL AS a, NULL AS b",
+        &[],
+    ));
+    r.assert_code(0);
+    assert!(!stderr(&r).contains("--null"), "{}", stderr(&r));
+}
+
 // --- 4. --binary auto is unambiguous; --binary hex writes 0x for an empty value --------------
 
 const HEXLIKE: &str = "SELECT _binary'0x00' AS t, UNHEX('00') AS b, _binary'' AS e, \
