@@ -53,6 +53,10 @@ pub struct Cli {
     #[arg(long)]
     pub allow_empty: bool,
 
+    /// Replace the output file even when it is read-only (the new file keeps its mode)
+    #[arg(long)]
+    pub force: bool,
+
     /// When the query returns more than one result set (a CALL), export the first and discard
     /// the others with a warning, instead of failing with exit 4
     #[arg(long)]

@@ -40,6 +40,14 @@ pub enum Error {
         /// The I/O error.
         source: io::Error,
     },
+    /// The output file exists and is read-only; --force replaces it.
+    #[error("output {path} is read-only ({reason}); pass --force to replace it")]
+    ReadOnlyOutput {
+        /// The file (after following symbolic links).
+        path: PathBuf,
+        /// Its mode and why it counts as read-only.
+        reason: String,
+    },
     /// The server cannot be reached.
     #[error("cannot connect to {target}: {source}")]
     Connect {
@@ -172,7 +180,7 @@ impl Error {
             | Self::Login { .. }
             | Self::LoginIo { .. } => 3,
             Self::Query(_) | Self::Stream { .. } => 4,
-            Self::QueryFile { .. } | Self::Output { .. } => 5,
+            Self::QueryFile { .. } | Self::Output { .. } | Self::ReadOnlyOutput { .. } => 5,
             Self::Interrupted { code, .. } => *code,
         }
     }
@@ -284,6 +292,13 @@ mod tests {
                 Error::Output {
                     path: "o".into(),
                     source: io(),
+                },
+                5,
+            ),
+            (
+                Error::ReadOnlyOutput {
+                    path: "o".into(),
+                    reason: "mode 0444".into(),
                 },
                 5,
             ),

@@ -53,7 +53,7 @@ impl BlockSink for Sink {
 /// Runs the configured export end to end.
 pub async fn run(config: &Config) -> Result<Summary, Error> {
     // Open the output first: an unwritable path fails before connecting.
-    let sink = Sink::open(&config.output)?;
+    let sink = Sink::open(&config.output, config.force)?;
     let mut session = Session::connect(&config.connect).await?;
     let opts = &config.format_options;
     let result = match config.format {

@@ -4,6 +4,7 @@
 
 use crate::common::{self, gd, mariadb_batch, read, run, server, server_values};
 use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
 
@@ -16,8 +17,138 @@ fn gd_to(target: &Path, query: &str, extra: &[&str]) -> Command {
     cmd
 }
 
+fn mode(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
 fn stderr(r: &common::Run) -> String {
     String::from_utf8_lossy(&r.stderr).into_owned()
+}
+
+// --- 1. the replaced file's mode, owner and group; read-only files -------------------------
+
+#[test]
+fn a_replaced_file_keeps_its_mode_owner_and_group() {
+    let dir = common::tempdir();
+    for (name, perm) in [("sec.csv", 0o600), ("grp.csv", 0o640), ("odd.csv", 0o604)] {
+        let target = dir.path().join(name);
+        fs::write(&target, "old\n").unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(perm)).unwrap();
+        run(&mut gd_to(&target, "SELECT 'secret' AS s", &[])).assert_code(0);
+        assert_eq!(read(&target), b"s\nsecret\n", "{name}");
+        assert_eq!(mode(&target), perm, "{name}: mode {:o}", mode(&target));
+    }
+    // Owner and group: the test runs as root here, which may give the file away; as another
+    // user, chown is attempted and EPERM ignored (not tested: needs a second account).
+    let target = dir.path().join("owned.csv");
+    fs::write(&target, "old\n").unwrap();
+    let (uid, gid) = (65534, 65534);
+    let euid = fs::metadata(dir.path()).unwrap().uid();
+    if euid == 0 {
+        std::os::unix::fs::chown(&target, Some(uid), Some(gid)).unwrap();
+        run(&mut gd_to(&target, "SELECT 1 AS n", &[])).assert_code(0);
+        let m = fs::metadata(&target).unwrap();
+        assert_eq!((m.uid(), m.gid()), (uid, gid), "owner and group kept");
+    }
+    assert_eq!(
+        common::dir_entries(dir.path()),
+        ["grp.csv", "odd.csv", "owned.csv", "sec.csv"]
+    );
+}
+
+#[test]
+fn a_new_file_gets_the_umask() {
+    let dir = common::tempdir();
+    let target = dir.path().join("new.csv");
+    // Through sh to set the umask of the child only.
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "umask 027 && exec \"$@\"", "sh"])
+        .arg(env!("CARGO_BIN_EXE_gold_digger"))
+        .args(["--db-url", &server().url, "-q", "SELECT 1 AS n", "-o"])
+        .arg(&target)
+        .stdin(std::process::Stdio::null());
+    run(&mut cmd).assert_code(0);
+    assert_eq!(mode(&target), 0o640);
+}
+
+#[test]
+fn a_read_only_file_is_refused_without_force() {
+    let dir = common::tempdir();
+    let target = dir.path().join("ro.csv");
+    fs::write(&target, "old\n").unwrap();
+    fs::set_permissions(&target, fs::Permissions::from_mode(0o444)).unwrap();
+    let r = run(&mut gd_to(&target, "SELECT 1 AS n", &[]));
+    r.assert_code(5);
+    let msg = stderr(&r);
+    assert!(
+        msg.contains("read-only") && msg.contains("--force") && msg.contains("ro.csv"),
+        "{msg}"
+    );
+    assert_eq!(read(&target), b"old\n");
+    assert_eq!(common::dir_entries(dir.path()), ["ro.csv"]);
+
+    // --force replaces it, and the new file is read-only like the old.
+    run(&mut gd_to(&target, "SELECT 1 AS n", &["--force"])).assert_code(0);
+    assert_eq!(read(&target), b"n\n1\n");
+    assert_eq!(mode(&target), 0o444);
+
+    // The config-file key does the same.
+    let cfg = dir.path().join("gd.toml");
+    fs::write(&cfg, "force = true\n").unwrap();
+    run(gd_to(&target, "SELECT 2 AS n", &[])
+        .arg("--config")
+        .arg(&cfg))
+    .assert_code(0);
+    assert_eq!(read(&target), b"n\n2\n");
+    assert_eq!(common::dir_entries(dir.path()), ["gd.toml", "ro.csv"]);
+}
+
+// --- 2. a dangling symlink keeps its link --------------------------------------------------
+
+#[test]
+fn a_dangling_symlink_keeps_its_link_and_gets_a_real_file() {
+    let dir = common::tempdir();
+    let d = dir.path();
+    fs::create_dir(d.join("sub")).unwrap();
+    // One hop, relative to the link's directory.
+    std::os::unix::fs::symlink("sub/real.csv", d.join("link.csv")).unwrap();
+    // Two hops: a.csv -> sub/b.csv -> c.csv (relative to sub/), c.csv missing.
+    std::os::unix::fs::symlink("sub/b.csv", d.join("a.csv")).unwrap();
+    std::os::unix::fs::symlink("c.csv", d.join("sub/b.csv")).unwrap();
+    for (link, real) in [("link.csv", "sub/real.csv"), ("a.csv", "sub/c.csv")] {
+        run(&mut gd_to(&d.join(link), "SELECT 1 AS n", &[])).assert_code(0);
+        assert!(
+            fs::symlink_metadata(d.join(link))
+                .unwrap()
+                .file_type()
+                .is_symlink(),
+            "{link} was replaced by a file"
+        );
+        assert_eq!(read(&d.join(real)), b"n\n1\n", "{real}");
+    }
+    assert!(
+        fs::symlink_metadata(d.join("sub/b.csv"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(common::dir_entries(d), ["a.csv", "link.csv", "sub"]);
+    assert_eq!(
+        common::dir_entries(&d.join("sub")),
+        ["b.csv", "c.csv", "real.csv"]
+    );
+
+    // A loop of links is an error (5), not a hang, and leaves the links alone.
+    std::os::unix::fs::symlink("loop2.csv", d.join("loop1.csv")).unwrap();
+    std::os::unix::fs::symlink("loop1.csv", d.join("loop2.csv")).unwrap();
+    let r = run(&mut gd_to(&d.join("loop1.csv"), "SELECT 1 AS n", &[]));
+    r.assert_code(5);
+    assert!(
+        fs::symlink_metadata(d.join("loop1.csv"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
 }
 
 // --- 3. one-column rows holding NULL --------------------------------------------------------
