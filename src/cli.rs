@@ -53,6 +53,15 @@ pub struct Cli {
     #[arg(long)]
     pub allow_empty: bool,
 
+    /// Replace the output file even when it is read-only (the new file keeps its mode)
+    #[arg(long)]
+    pub force: bool,
+
+    /// When the query returns more than one result set (a CALL), export the first and discard
+    /// the others with a warning, instead of failing with exit 4
+    #[arg(long)]
+    pub first_result_only: bool,
+
     /// Print the effective configuration as JSON (password redacted) and exit
     #[arg(long)]
     pub dump_config: bool,
@@ -73,7 +82,7 @@ pub struct Cli {
     #[arg(long, value_name = "STRING")]
     pub null: Option<String>,
 
-    /// How to write binary columns: auto (UTF-8 text if valid, else 0x-hex), hex or base64
+    /// How to write binary columns: auto (UTF-8 text if valid and not starting with 0x, else 0x-hex), hex or base64
     #[arg(long, value_enum, value_name = "ENCODING")]
     pub binary: Option<BinaryEncoding>,
 

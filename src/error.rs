@@ -40,6 +40,14 @@ pub enum Error {
         /// The I/O error.
         source: io::Error,
     },
+    /// The output file exists and is read-only; --force replaces it.
+    #[error("output {path} is read-only ({reason}); pass --force to replace it")]
+    ReadOnlyOutput {
+        /// The file (after following symbolic links).
+        path: PathBuf,
+        /// Its mode and why it counts as read-only.
+        reason: String,
+    },
     /// The server cannot be reached.
     #[error("cannot connect to {target}: {source}")]
     Connect {
@@ -141,6 +149,13 @@ pub enum StreamError {
     /// The connection broke.
     #[error("connection lost: {0}")]
     Io(#[from] io::Error),
+    /// The query returned a second result set and --first-result-only was
+    /// not given: exporting only the first would silently drop rows.
+    #[error(
+        "the query returned more than one result set (a stored procedure?); nothing was written \
+         (pass --first-result-only to export the first and discard the others)"
+    )]
+    MoreResults,
     /// The server sent nothing for the read timeout.
     #[error(
         "the server sent nothing for {seconds} s (raise --read-timeout for queries that \
@@ -165,7 +180,7 @@ impl Error {
             | Self::Login { .. }
             | Self::LoginIo { .. } => 3,
             Self::Query(_) | Self::Stream { .. } => 4,
-            Self::QueryFile { .. } | Self::Output { .. } => 5,
+            Self::QueryFile { .. } | Self::Output { .. } | Self::ReadOnlyOutput { .. } => 5,
             Self::Interrupted { code, .. } => *code,
         }
     }
@@ -260,6 +275,13 @@ mod tests {
                 4,
             ),
             (
+                Error::Stream {
+                    rows: 1,
+                    source: StreamError::MoreResults,
+                },
+                4,
+            ),
+            (
                 Error::QueryFile {
                     path: "q".into(),
                     source: io(),
@@ -270,6 +292,13 @@ mod tests {
                 Error::Output {
                     path: "o".into(),
                     source: io(),
+                },
+                5,
+            ),
+            (
+                Error::ReadOnlyOutput {
+                    path: "o".into(),
+                    reason: "mode 0444".into(),
                 },
                 5,
             ),

@@ -53,7 +53,7 @@ impl BlockSink for Sink {
 /// Runs the configured export end to end.
 pub async fn run(config: &Config) -> Result<Summary, Error> {
     // Open the output first: an unwritable path fails before connecting.
-    let sink = Sink::open(&config.output)?;
+    let sink = Sink::open(&config.output, config.force)?;
     let mut session = Session::connect(&config.connect).await?;
     let opts = &config.format_options;
     let result = match config.format {
@@ -75,7 +75,8 @@ pub async fn export<W: RowWriter>(
     mut sink: Sink,
     config: &Config,
 ) -> Result<Summary, Error> {
-    let mut pipeline = Pipeline::new(session.decoder(), writer);
+    let mut pipeline =
+        Pipeline::new(session.decoder(), writer).first_result_only(config.first_result_only);
     session
         .send_query(&config.query)
         .await
@@ -113,6 +114,9 @@ pub struct Pipeline<W> {
     writer: W,
     out: Output,
     progress: Progress,
+    /// Export the first result set and discard the others instead of
+    /// failing at the second.
+    first_only: bool,
 }
 
 /// Output not yet handed to the sink: `buf[base..]`. The bytes before
@@ -198,7 +202,16 @@ impl<W: RowWriter> Pipeline<W> {
             writer,
             out: Output::new(FLUSH_AT + FLUSH_AT / 4),
             progress: Progress::default(),
+            first_only: false,
         }
+    }
+
+    /// Whether a second result set is discarded with a warning (true) or
+    /// ends the export with [`StreamError::MoreResults`] (false, the
+    /// default): a script that checks only the exit code must not miss it.
+    pub fn first_result_only(mut self, yes: bool) -> Self {
+        self.first_only = yes;
+        self
     }
 
     /// Rows written so far.
@@ -207,7 +220,8 @@ impl<W: RowWriter> Pipeline<W> {
     }
 
     /// One packet: the hot path of the whole program. Only the first result
-    /// set is written; the rows of any others are counted and dropped.
+    /// set is written; a second one fails the export at its column count,
+    /// unless [`Pipeline::first_result_only`], which counts and drops its rows.
     #[inline]
     pub fn packet(&mut self, payload: &[u8], sink: &mut impl BlockSink) -> Result<Flow, Error> {
         // Most packets are rows that the writer takes straight from the packet.
@@ -230,6 +244,12 @@ impl<W: RowWriter> Pipeline<W> {
             Event::Row(_) => p.ignored_rows += 1,
             Event::Columns => {
                 p.result_sets += 1;
+                if p.first_done && !self.first_only {
+                    return Err(Error::Stream {
+                        rows: p.rows,
+                        source: StreamError::MoreResults,
+                    });
+                }
                 if !p.first_done {
                     p.in_first = true;
                     self.writer.begin(self.decoder.columns(), &mut self.out.buf);

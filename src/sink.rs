@@ -14,7 +14,13 @@ use crate::export::BLOCK_ALIGN;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+
+/// How many symbolic links a dangling target may pass through (Linux's
+/// own limit for a path lookup).
+const MAX_LINK_HOPS: usize = 40;
 
 /// The destination of an export.
 #[derive(Debug)]
@@ -37,7 +43,9 @@ pub enum Sink {
 impl Sink {
     /// Opens the sink for `path` (`-` is stdout). For a file this creates the
     /// temporary file now, so an unwritable directory fails before connecting.
-    pub fn open(path: &Path) -> Result<Self, Error> {
+    /// An existing read-only file is refused unless `force` (see
+    /// [`AtomicFile`]).
+    pub fn open(path: &Path, force: bool) -> Result<Self, Error> {
         if path.as_os_str() == "-" {
             return Ok(Self::Stdout(io::stdout()));
         }
@@ -54,7 +62,7 @@ impl Sink {
                     path: path.to_path_buf(),
                     source,
                 }),
-            _ => AtomicFile::create(&resolve_symlink(path)).map(Self::File),
+            _ => AtomicFile::create(&resolve_symlink(path)?, force).map(Self::File),
         }
     }
 
@@ -94,19 +102,107 @@ impl Sink {
 }
 
 /// Where a symlinked target really is: the rename must replace the file the
-/// link points to, not the link. A dangling or unreadable link is kept as the
-/// target (the rename then replaces the link, as writing a new file would).
-fn resolve_symlink(path: &Path) -> PathBuf {
-    match fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => {
-            fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+/// link points to, not the link. A dangling link is followed by hand, hop by
+/// hop (each relative link from its own directory), to the path where the
+/// file it names would be: the new file is created there, and the link then
+/// points to it, as writing through the link would do. A loop of links, or
+/// a chain longer than [`MAX_LINK_HOPS`], is an error.
+fn resolve_symlink(path: &Path) -> Result<PathBuf, Error> {
+    let mut current = path.to_path_buf();
+    for _ in 0..MAX_LINK_HOPS {
+        match fs::symlink_metadata(&current) {
+            Ok(m) if m.file_type().is_symlink() => {}
+            _ => return Ok(current),
         }
-        _ => path.to_path_buf(),
+        if let Ok(real) = fs::canonicalize(&current) {
+            return Ok(real);
+        }
+        let next = fs::read_link(&current).map_err(|source| Error::Output {
+            path: current.clone(),
+            source,
+        })?;
+        current = match current.parent() {
+            Some(dir) if next.is_relative() => dir.join(next),
+            _ => next,
+        };
     }
+    Err(Error::Output {
+        path: path.to_path_buf(),
+        source: io::Error::from_raw_os_error(libc::ELOOP),
+    })
+}
+
+/// Why an existing target may not be replaced without `--force`, or `None`
+/// when it may. Read-only means: no write permission bit at all (which
+/// refuses root too, unlike `cp`, which as root overwrites a 0444 file: a
+/// file someone made read-only is kept unless the operator says so), or no
+/// write access for this process's effective ids (access(2), `W_OK`).
+fn read_only(target: &Path, old: &fs::Metadata) -> Option<String> {
+    let mode = old.mode() & 0o7777;
+    if mode & 0o222 == 0 {
+        return Some(format!("mode {mode:04o}, no write permission"));
+    }
+    let c_path = std::ffi::CString::new(target.as_os_str().as_bytes()).ok()?;
+    // SAFETY: faccessat reads the NUL-terminated path we own for the call.
+    let r = unsafe {
+        libc::faccessat(
+            libc::AT_FDCWD,
+            c_path.as_ptr(),
+            libc::W_OK,
+            libc::AT_EACCESS,
+        )
+    };
+    // Only a refusal counts; other errors (a read-only file system) show up
+    // when the temporary file is created, with their own message.
+    let refused = r != 0
+        && matches!(
+            io::Error::last_os_error().raw_os_error(),
+            Some(libc::EACCES | libc::EPERM)
+        );
+    refused.then(|| format!("mode {mode:04o}, not writable by this user"))
+}
+
+/// Gives the new file `file` the owner, group and permission bits of the
+/// file it replaces, before any byte is written to it. The owner and group
+/// are kept where the process may set them (root; a group the user belongs
+/// to); otherwise the new file is the user's, and if its group differs from
+/// the old file's, the group permission bits are cleared, so that no group
+/// gets to read what it could not read before. Set-user-ID, set-group-ID
+/// and sticky bits are not copied.
+fn keep_owner_and_mode(file: &File, old: &fs::Metadata) -> io::Result<()> {
+    let new = file.metadata()?;
+    let permitted = |r: io::Result<()>| match r {
+        Ok(()) => Ok(true),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::EINVAL)) => Ok(false),
+        Err(e) => Err(e),
+    };
+    if new.uid() != old.uid() || new.gid() != old.gid() {
+        let both = permitted(std::os::unix::fs::fchown(
+            file,
+            Some(old.uid()),
+            Some(old.gid()),
+        ))?;
+        if !both && new.gid() != old.gid() {
+            permitted(std::os::unix::fs::fchown(file, None, Some(old.gid())))?;
+        }
+    }
+    let mut mode = old.mode() & 0o777;
+    if file.metadata()?.gid() != old.gid() {
+        mode &= !0o070;
+    }
+    file.set_permissions(fs::Permissions::from_mode(mode))
 }
 
 /// A temporary file that replaces `target` only when committed, and is
 /// removed when dropped uncommitted (on any error, panic or signal).
+///
+/// Replacing an existing file keeps its permission bits, and its owner and
+/// group where the process may set them (see [`keep_owner_and_mode`]): the
+/// temporary file is created 0600 and given them before the first byte is
+/// written, so an export replacing a 0600 file is never readable by others,
+/// not even for a moment. A read-only target is refused unless `force`. A
+/// new file gets the umask as usual. The rename replaces the directory
+/// entry, so other hard links to the old file keep the old content.
 #[derive(Debug)]
 pub struct AtomicFile {
     file: File,
@@ -118,7 +214,7 @@ pub struct AtomicFile {
 }
 
 impl AtomicFile {
-    fn create(target: &Path) -> Result<Self, Error> {
+    fn create(target: &Path, force: bool) -> Result<Self, Error> {
         let err = |source| Error::Output {
             path: target.to_path_buf(),
             source,
@@ -135,6 +231,16 @@ impl AtomicFile {
                 "is a directory",
             )));
         }
+        let old = fs::metadata(target).ok().filter(fs::Metadata::is_file);
+        if let Some(m) = &old
+            && !force
+            && let Some(reason) = read_only(target, m)
+        {
+            return Err(Error::ReadOnlyOutput {
+                path: target.to_path_buf(),
+                reason,
+            });
+        }
         let dir = match target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
@@ -147,8 +253,20 @@ impl AtomicFile {
             temp_name.push(name);
             temp_name.push(format!(".gd-tmp-{}-{attempt}", std::process::id()));
             let temp = dir.join(temp_name);
-            match OpenOptions::new().write(true).create_new(true).open(&temp) {
+            let mut options = OpenOptions::new();
+            options.write(true).create_new(true);
+            if old.is_some() {
+                // Private until it has the old file's owner and mode.
+                options.mode(0o600);
+            }
+            match options.open(&temp) {
                 Ok(file) => {
+                    if let Some(m) = &old
+                        && let Err(e) = keep_owner_and_mode(&file, m)
+                    {
+                        let _ = fs::remove_file(&temp);
+                        return Err(err(e));
+                    }
                     // Set after opening rather than in open(): a file system
                     // without O_DIRECT refuses the open only after creating
                     // the file, and refuses this flag change cleanly.
@@ -300,14 +418,14 @@ mod tests {
         let target = dir.path().join("out.csv");
         fs::write(&target, "old").unwrap();
 
-        let mut s = Sink::open(&target).unwrap();
+        let mut s = Sink::open(&target, false).unwrap();
         s.write_all(b"new").unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"old");
         drop(s);
         assert_eq!(fs::read(&target).unwrap(), b"old");
         assert_eq!(listing(dir.path()), ["out.csv"]);
 
-        let mut s = Sink::open(&target).unwrap();
+        let mut s = Sink::open(&target, false).unwrap();
         s.write_all(b"new").unwrap();
         s.commit().unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"new");
@@ -317,7 +435,7 @@ mod tests {
     #[test]
     fn a_device_is_written_in_place_and_stays_a_device() {
         use std::os::unix::fs::FileTypeExt;
-        let mut s = Sink::open(Path::new("/dev/null")).unwrap();
+        let mut s = Sink::open(Path::new("/dev/null"), false).unwrap();
         assert!(matches!(s, Sink::Device { .. }));
         s.write_all(b"discarded").unwrap();
         s.commit().unwrap();
@@ -336,7 +454,7 @@ mod tests {
         let link = dir.path().join("link.csv");
         fs::write(&real, "old").unwrap();
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        let mut s = Sink::open(&link).unwrap();
+        let mut s = Sink::open(&link, false).unwrap();
         s.write_all(b"new").unwrap();
         s.commit().unwrap();
         assert!(
@@ -362,7 +480,7 @@ mod tests {
             let fifo = fifo.clone();
             std::thread::spawn(move || fs::read(fifo).unwrap())
         };
-        let mut s = Sink::open(&fifo).unwrap();
+        let mut s = Sink::open(&fifo, false).unwrap();
         s.write_all(b"through the pipe").unwrap();
         s.commit().unwrap();
         assert_eq!(reader.join().unwrap(), b"through the pipe");
@@ -402,7 +520,7 @@ mod tests {
 
     /// The temporary file behind a sink for `target`.
     fn atomic_file(target: &Path) -> AtomicFile {
-        match Sink::open(target).unwrap() {
+        match Sink::open(target, false).unwrap() {
             Sink::File(f) => f,
             other => panic!("not a file sink: {other:?}"),
         }
@@ -511,10 +629,61 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::WriteZero);
     }
 
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn the_temporary_file_has_the_old_mode_before_any_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("sec.csv");
+        fs::write(&target, "old").unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o600)).unwrap();
+        let mut f = atomic_file(&target);
+        assert_eq!(mode(&f.temp), 0o600);
+        f.write_all(b"new").unwrap();
+        f.commit().unwrap();
+        assert_eq!(mode(&target), 0o600);
+        assert_eq!(fs::read(&target).unwrap(), b"new");
+    }
+
+    #[test]
+    fn a_read_only_target_needs_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("ro.csv");
+        fs::write(&target, "old").unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o444)).unwrap();
+        let e = Sink::open(&target, false).unwrap_err();
+        assert_eq!(e.exit_code(), 5);
+        assert!(e.to_string().contains("--force"), "{e}");
+        assert_eq!(listing(dir.path()), ["ro.csv"]);
+        let mut s = Sink::open(&target, true).unwrap();
+        s.write_all(b"new").unwrap();
+        s.commit().unwrap();
+        assert_eq!(
+            (mode(&target), fs::read(&target).unwrap()),
+            (0o444, b"new".to_vec())
+        );
+    }
+
+    #[test]
+    fn a_dangling_link_is_followed_to_where_its_file_would_be() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("link.csv");
+        std::os::unix::fs::symlink("real.csv", &link).unwrap();
+        assert_eq!(resolve_symlink(&link).unwrap(), dir.path().join("real.csv"));
+        let abs = dir.path().join("abs.csv");
+        std::os::unix::fs::symlink(dir.path().join("x/y.csv"), &abs).unwrap();
+        assert_eq!(resolve_symlink(&abs).unwrap(), dir.path().join("x/y.csv"));
+        let looped = dir.path().join("self.csv");
+        std::os::unix::fs::symlink("self.csv", &looped).unwrap();
+        assert!(resolve_symlink(&looped).is_err());
+    }
+
     #[test]
     fn unwritable_places_fail_at_open() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(Sink::open(&dir.path().join("missing/out.csv")).is_err());
-        assert!(Sink::open(dir.path()).is_err());
+        assert!(Sink::open(&dir.path().join("missing/out.csv"), false).is_err());
+        assert!(Sink::open(dir.path(), false).is_err());
     }
 }

@@ -169,6 +169,11 @@ pub struct Config {
     pub format_options: FormatOptions,
     /// Succeed with an empty output when there are no rows.
     pub allow_empty: bool,
+    /// Replace a read-only output file.
+    pub force: bool,
+    /// Export the first of several result sets and discard the others,
+    /// instead of failing.
+    pub first_result_only: bool,
     /// 0 = warnings, 1 = info, 2 = debug, 3 = trace.
     pub verbosity: u8,
     /// Only errors on stderr.
@@ -348,6 +353,8 @@ impl Config {
             format,
             format_options,
             allow_empty: flag(cli.allow_empty, file.allow_empty),
+            first_result_only: flag(cli.first_result_only, file.first_result_only),
+            force: flag(cli.force, file.force),
             verbosity: cli.verbose.max(file.verbose.unwrap_or(0)),
             quiet: flag(cli.quiet, file.quiet),
             warnings: tls.warnings,

@@ -17,7 +17,10 @@
 //! and can then not be told apart from the same text: configuration should
 //! reject such markers. One more caveat: a one-column row holding NULL under
 //! the empty marker is a blank line, which some readers (rust-csv, pandas)
-//! skip; a non-empty marker avoids that.
+//! skip and Python's csv module reads as a row without fields. It is kept
+//! (writing `""` would turn NULL into the empty string), counted, and
+//! [`RowWriter::finish`] warns with the count and the `--null` fix; a
+//! non-empty marker avoids it.
 //!
 //! Values: integer, decimal, float, date/time, JSON and text columns are
 //! written as the server's bytes. BIT is written as an unsigned decimal
@@ -26,9 +29,11 @@
 //! Non-UTF-8 bytes: text columns are passed through unchanged (the format is
 //! byte-transparent; bytes are in the connection character set, utf8mb4).
 //! Binary columns in `Auto` mode are written as text when they are valid
-//! UTF-8 without control characters other than TAB, LF and CR, and as `0x` +
-//! uppercase hex otherwise; `Hex` and `Base64` apply to
-//! every non-empty binary value. Nothing is ever truncated.
+//! UTF-8 without control characters other than TAB, LF and CR and do not
+//! start with `0x`, and as `0x` + uppercase hex otherwise, so a binary field
+//! starting with `0x` is always hex; `Hex` applies to every binary value (an
+//! empty one is `0x`), `Base64` to every non-empty one. Nothing is ever
+//! truncated.
 
 use super::encode::{
     binary_as_text, bit_value, find_marked, push_base64, push_hex, push_u64, quote_table,
@@ -72,6 +77,9 @@ pub struct DelimitedWriter {
     /// Rows longer than this are handled value by value (tests lower it to
     /// check that both paths write the same bytes).
     scan_limit: usize,
+    /// One-column rows written as a blank line (NULL under the empty
+    /// marker), for the warning at the end.
+    blank_lines: u64,
 }
 
 /// One field as the packet walk of [`DelimitedWriter::write_packet`] reads it.
@@ -136,6 +144,7 @@ impl DelimitedWriter {
             verbatim_from: Vec::new(),
             mask: RowMask::default(),
             scan_limit: SCAN_LIMIT,
+            blank_lines: 0,
         };
         let mut null_field = Vec::new();
         if let Some(first) = find_marked(&w.needs_quote, &w.null) {
@@ -151,6 +160,15 @@ impl DelimitedWriter {
     /// this is how a caller tells which one it holds.
     pub fn delimiter(&self) -> u8 {
         self.delimiter
+    }
+
+    /// Counts a taken one-byte packet that was a NULL (not the empty
+    /// string, `[0x00]`).
+    #[cold]
+    fn count_blank_line(&mut self, payload: &[u8]) {
+        if payload == [NULL_MARKER] {
+            self.blank_lines += 1;
+        }
     }
 
     /// Writes a text value under the quoting and NULL-distinction rules.
@@ -203,13 +221,17 @@ impl DelimitedWriter {
                 Some(n) => push_u64(out, n),
                 None => push_hex(out, value),
             },
-            ColumnKind::Binary if !value.is_empty() => match self.binary {
-                BinaryEncoding::Auto if binary_as_text(value) => {
-                    return self.push_text(out, payload, range, marks);
+            // `hex` writes `0x` for an empty value too; `auto` and
+            // `base64` write it as the empty string.
+            ColumnKind::Binary if !value.is_empty() || self.binary == BinaryEncoding::Hex => {
+                match self.binary {
+                    BinaryEncoding::Auto if binary_as_text(value) => {
+                        return self.push_text(out, payload, range, marks);
+                    }
+                    BinaryEncoding::Auto | BinaryEncoding::Hex => push_hex(out, value),
+                    BinaryEncoding::Base64 => push_base64(out, value),
                 }
-                BinaryEncoding::Auto | BinaryEncoding::Hex => push_hex(out, value),
-                BinaryEncoding::Base64 => push_base64(out, value),
-            },
+            }
             _ => return self.push_text(out, payload, range, marks),
         }
         self.distinguish_from_null(out, start);
@@ -576,19 +598,40 @@ impl RowWriter for DelimitedWriter {
     /// more).
     fn row(&mut self, row: &RowView<'_>, out: &mut Vec<u8>) {
         debug_assert_eq!(row.len(), self.kinds.len(), "row and column counts differ");
+        if self.null.is_empty() && row.len() == 1 && row.range(0).is_none() {
+            self.blank_lines += 1;
+        }
         self.write_row(row, out, &Search(&self.needs_quote));
     }
 
     #[inline]
     fn packet_row(&mut self, payload: &[u8], out: &mut Vec<u8>) -> bool {
         if self.null.is_empty() {
-            self.write_packet::<true>(payload, out)
+            let taken = self.write_packet::<true>(payload, out);
+            // The one-column NULL row is the one-byte packet [0xFB]: a length
+            // compare, almost never true, on rows that were taken.
+            if taken && payload.len() == 1 {
+                self.count_blank_line(payload);
+            }
+            taken
         } else {
             self.write_packet::<false>(payload, out)
         }
     }
 
-    fn finish(&mut self, _out: &mut Vec<u8>) {}
+    /// Warns once, at the end, about one-column NULL rows written as blank
+    /// lines (see the module doc): many readers skip them or read no field.
+    fn finish(&mut self, _out: &mut Vec<u8>) {
+        if self.blank_lines > 0 {
+            tracing::warn!(
+                "{} rows are blank lines: a one-column row holding NULL is an empty line under \
+                 the default NULL marker, which pandas, Python's csv module and the csv crate \
+                 skip or read as a row without fields; pass --null '\\N' (or another marker) \
+                 to write NULL visibly",
+                self.blank_lines
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -1088,10 +1131,25 @@ pub(super) mod tests {
             run(BinaryEncoding::Auto),
             format!("foobar\n{}\n\"a,b\"\n\"\"\n", expected_hex(values[1]))
         );
+        // Text that starts with `0x` is hex too, so `0x` in a binary
+        // column always means hex.
+        let hexlike: [&[u8]; 2] = [b"0x00", b"0x"];
+        let rows: Vec<Vec<Option<&[u8]>>> = hexlike.iter().map(|v| vec![Some(*v)]).collect();
+        assert_eq!(
+            csv(
+                &FormatOptions {
+                    header: false,
+                    ..opts()
+                },
+                &cols,
+                &rows
+            ),
+            "0x30783030\n0x3078\n"
+        );
         assert_eq!(
             run(BinaryEncoding::Hex),
             format!(
-                "{}\n{}\n{}\n\"\"\n",
+                "{}\n{}\n{}\n0x\n",
                 expected_hex(values[0]),
                 expected_hex(values[1]),
                 expected_hex(values[2])
@@ -1141,6 +1199,26 @@ pub(super) mod tests {
         let rows = [vec![None], vec![Some(&b""[..])]];
         assert_eq!(csv(&opts(), &cols, &rows), "a\n\n\"\"\n");
         assert_eq!(csv(&with_null("\\N"), &cols, &rows), "a\n\\N\n\n");
+    }
+
+    #[test]
+    fn blank_lines_are_counted_on_both_paths() {
+        let one = [text("a")];
+        let rows: [Vec<Option<&[u8]>>; 4] =
+            [vec![None], vec![Some(b"")], vec![None], vec![Some(b"x")]];
+        for scan_limit in [SCAN_LIMIT, 0] {
+            let count =
+                |options: &FormatOptions, cols: &[ColumnDef], rows: &[Vec<Option<&[u8]>>]| {
+                    let mut w = DelimitedWriter::csv(options);
+                    w.scan_limit = scan_limit;
+                    write_all(&mut w, cols, rows);
+                    w.blank_lines
+                };
+            assert_eq!(count(&opts(), &one, &rows), 2, "scan limit {scan_limit}");
+            assert_eq!(count(&with_null("\\N"), &one, &rows), 0);
+            let two = [text("a"), text("b")];
+            assert_eq!(count(&opts(), &two, &[vec![None, None]]), 0);
+        }
     }
 
     proptest! {
@@ -1250,9 +1328,15 @@ pub(super) mod tests {
             prop_assert_ne!(w(&a), w(&b));
         }
 
+        /// Binary and BIT columns read back by the csv crate and decoded
+        /// by the README's rule, not by recomputing our output: a field
+        /// starting with `0x` is hex (under `auto` and `hex`), anything else
+        /// is the value itself (`auto`) or base64; an empty field is an
+        /// empty value except under `hex`, which writes `0x` for it.
         #[test]
         fn binary_and_bit_round_trip(
-            rows in proptest::collection::vec((proptest::option::of(field_bytes()),
+            rows in proptest::collection::vec((proptest::option::of((any::<bool>(), field_bytes())
+                    .prop_map(|(hexlike, v)| if hexlike { [&b"0x"[..], &v].concat() } else { v })),
                 proptest::collection::vec(any::<u8>(), 1..=8)), 0..8),
             binary in prop_oneof![Just(BinaryEncoding::Auto), Just(BinaryEncoding::Hex), Just(BinaryEncoding::Base64)],
         ) {
@@ -1263,27 +1347,31 @@ pub(super) mod tests {
             let mut r = ::csv::ReaderBuilder::new().from_reader(&out[..]);
             let got: Vec<::csv::ByteRecord> = r.byte_records().map(Result::unwrap).collect();
             prop_assert_eq!(got.len(), rows.len());
+            let unhex = |t: &[u8]| -> Option<Vec<u8>> {
+                let digits = std::str::from_utf8(t.strip_prefix(b"0x")?).ok()?;
+                if digits.len() % 2 != 0 || digits.bytes().any(|c| c.is_ascii_lowercase()) {
+                    return None;
+                }
+                (0..digits.len()).step_by(2).map(|i| u8::from_str_radix(&digits[i..i + 2], 16).ok()).collect()
+            };
             for (rec, (bin, bit)) in got.iter().zip(&rows) {
                 let bit_expected = bit.iter().fold(0u128, |n, &b| n << 8 | u128::from(b)).to_string();
                 prop_assert_eq!(&rec[1], bit_expected.as_bytes());
-                let hex: String = std::iter::once("0x".to_string())
-                    .chain(bin.iter().flatten().map(|b| format!("{b:02X}"))).collect();
-                let expected: Vec<u8> = match (bin, binary) {
-                    (None, _) => Vec::new(),
-                    (Some(v), _) if v.is_empty() => Vec::new(),
-                    (Some(v), BinaryEncoding::Auto)
-                        if std::str::from_utf8(v).is_ok()
-                            && !v.iter().any(|&b| (b < 0x20 && !b"\t\n\r".contains(&b)) || b == 0x7F) =>
-                    {
-                        v.clone()
+                let field = &rec[0];
+                // NULL is the empty unquoted field, the empty value `""` (or `0x`).
+                let at = rec.position().map_or(0, |p| p.byte() as usize);
+                let raw_null = out.get(at) == Some(&b',');
+                let decoded: Option<Vec<u8>> = match binary {
+                    _ if raw_null => None,
+                    BinaryEncoding::Hex => {
+                        prop_assert!(field.starts_with(b"0x"), "{:?}", field);
+                        unhex(field)
                     }
-                    (Some(_), BinaryEncoding::Auto | BinaryEncoding::Hex) => hex.into_bytes(),
-                    (Some(v), BinaryEncoding::Base64) => {
-                        prop_assert_eq!(base64_decode(&rec[0]), v.clone());
-                        rec[0].to_vec()
-                    }
+                    BinaryEncoding::Auto if field.starts_with(b"0x") => unhex(field),
+                    BinaryEncoding::Auto => Some(field.to_vec()),
+                    BinaryEncoding::Base64 => Some(base64_decode(field)),
                 };
-                prop_assert_eq!(&rec[0], &expected[..]);
+                prop_assert_eq!(&decoded, bin, "field {:?}", String::from_utf8_lossy(field));
             }
         }
     }

@@ -17,14 +17,18 @@ const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
 const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Whether a binary value is written as text under `BinaryEncoding::Auto`:
-/// valid UTF-8 with no control character other than TAB, LF and CR. NUL and
-/// other control bytes (such as the 0x01 byte-order mark that starts every
-/// WKB geometry) mean the bytes are data, not text, and are written as hex.
+/// valid UTF-8 with no control character other than TAB, LF and CR, that
+/// does not start with `0x`. NUL and other control bytes (such as the 0x01
+/// byte-order mark that starts every WKB geometry) mean the bytes are data,
+/// not text, and are written as hex. Text starting with `0x` is written as
+/// hex too, so that in a binary column `0x…` always means hex: the text
+/// `0x00` and the byte 0x00 never look alike.
 #[inline]
 pub(crate) fn binary_as_text(bytes: &[u8]) -> bool {
-    bytes
-        .iter()
-        .all(|&b| (b >= 0x20 && b != 0x7F) || matches!(b, b'\t' | b'\n' | b'\r'))
+    !bytes.starts_with(b"0x")
+        && bytes
+            .iter()
+            .all(|&b| (b >= 0x20 && b != 0x7F) || matches!(b, b'\t' | b'\n' | b'\r'))
         && std::str::from_utf8(bytes).is_ok()
 }
 
@@ -450,7 +454,16 @@ mod tests {
         let point = [[0u8; 4].as_slice(), &[1, 1, 0, 0, 0], &[0; 16]].concat();
         assert!(std::str::from_utf8(&point).is_ok());
         assert!(!binary_as_text(&point));
-        for bad in [&b"a\0b"[..], b"\x1b[0m", b"\x7f", b"\xff"] {
+        assert!(binary_as_text(b"0X1") && binary_as_text(b"x0") && binary_as_text(b"0"));
+        for bad in [
+            &b"a\0b"[..],
+            b"\x1b[0m",
+            b"\x7f",
+            b"\xff",
+            b"0x00",
+            b"0x",
+            b"0xyz",
+        ] {
             assert!(!binary_as_text(bad), "{bad:?}");
         }
     }

@@ -24,8 +24,8 @@
 //! not valid UTF-8 is written as the string `"0x…"` with uppercase hex of its
 //! bytes. Binary columns (charset 63) are strings per [`BinaryEncoding`]:
 //! `Auto` writes valid UTF-8 without control characters (other than TAB, LF,
-//! CR) as text and anything else as `"0x…"`, `Hex`
-//! always `"0x…"` (an empty value is `""`), `Base64` standard base64.
+//! CR) that does not start with `0x` as text and anything else as `"0x…"`,
+//! `Hex` always `"0x…"` (an empty value is `"0x"`), `Base64` standard base64.
 
 use super::encode::{
     binary_as_text, bit_value, json_escape_block, json_integer, json_number, push_base64, push_hex,
@@ -565,7 +565,6 @@ fn push_value(out: &mut Vec<u8>, kind: ColumnKind, binary: BinaryEncoding, value
                 push_hex(out, value);
                 out.push(b'"');
             }
-            BinaryEncoding::Hex if value.is_empty() => out.extend_from_slice(b"\"\""),
             BinaryEncoding::Hex => {
                 out.push(b'"');
                 push_hex(out, value);
@@ -1092,7 +1091,7 @@ mod tests {
         );
         assert_eq!(
             run(BinaryEncoding::Hex),
-            [hex(values[0]), hex(values[1]), String::new()]
+            [hex(values[0]), hex(values[1]), "0x".to_string()]
         );
         assert_eq!(run(BinaryEncoding::Base64), ["Zm9vYmFy", "AP8Q", ""]);
     }
@@ -1184,6 +1183,8 @@ mod tests {
             "-?0{0,3}[0-9]{1,30}(\\.[0-9]{1,10})?([eE][-+]?[0-9]{1,2})?"
                 .prop_map(String::into_bytes),
             proptest::collection::vec(any::<u8>(), 1..=8),
+            // Text that looks like hex: `--binary auto` must not write it as is.
+            "0x[0-9A-Fa-f]{0,6}".prop_map(String::into_bytes),
             Just(b"{\"k\": [1, \"v\", null, {\"x\": -2.5e3}]}".to_vec()),
         ];
         (
@@ -1245,13 +1246,13 @@ mod tests {
             },
             ColumnKind::Binary => match binary {
                 BinaryEncoding::Auto
-                    if v.iter()
-                        .any(|&b| (b < 0x20 && !b"\t\n\r".contains(&b)) || b == 0x7F) =>
+                    if v.starts_with(b"0x")
+                        || v.iter()
+                            .any(|&b| (b < 0x20 && !b"\t\n\r".contains(&b)) || b == 0x7F) =>
                 {
                     prop_assert_eq!(got, &Value::String(hex(v)));
                 }
                 BinaryEncoding::Auto => prop_assert_eq!(got, &as_string()),
-                BinaryEncoding::Hex if v.is_empty() => prop_assert_eq!(got, ""),
                 BinaryEncoding::Hex => prop_assert_eq!(got, &Value::String(hex(v))),
                 BinaryEncoding::Base64 => {
                     prop_assert_eq!(base64_decode(got.as_str().unwrap().as_bytes()), v.to_vec());

@@ -62,12 +62,13 @@ impl Format {
 )]
 #[serde(rename_all = "lowercase")]
 pub enum BinaryEncoding {
-    /// Valid UTF-8 without control characters other than TAB, LF and CR as
-    /// text; anything else (NUL bytes, WKB geometry, random bytes) as `0x`
-    /// followed by uppercase hex.
+    /// Valid UTF-8 without control characters other than TAB, LF and CR,
+    /// and not starting with `0x`, as text; anything else (NUL bytes, WKB
+    /// geometry, random bytes, text that looks like hex) as `0x` followed
+    /// by uppercase hex. A value starting with `0x` is therefore always hex.
     #[default]
     Auto,
-    /// Always `0x` followed by uppercase hex.
+    /// Always `0x` followed by uppercase hex (`0x` alone for an empty value).
     Hex,
     /// Always standard base64 with padding (RFC 4648 §4).
     Base64,

@@ -333,12 +333,13 @@ pub fn table_columns(schema: &str, table: &str) -> Vec<Column> {
 }
 
 /// The default (`--binary auto`) rendering of binary bytes: the bytes themselves when they are
-/// valid UTF-8 without control characters other than TAB, LF and CR, else `0x` and uppercase hex.
+/// valid UTF-8 without control characters other than TAB, LF and CR that does not start with
+/// `0x`, else `0x` and uppercase hex.
 pub fn binary_auto(bytes: &[u8]) -> Vec<u8> {
     let control = bytes
         .iter()
         .any(|&b| (b < 0x20 && !b"\t\n\r".contains(&b)) || b == 0x7F);
-    if !control && std::str::from_utf8(bytes).is_ok() {
+    if !control && !bytes.starts_with(b"0x") && std::str::from_utf8(bytes).is_ok() {
         return bytes.to_vec();
     }
     let mut out = b"0x".to_vec();

@@ -1,6 +1,6 @@
 //! Large and multi-part results: a million rows per format checked against
 //! the server's own aggregates, the streaming seed command with a TOML
-//! config, several result sets, Unix-socket login and `| head`.
+//! config, Unix-socket login and `| head` (several result sets: safety.rs).
 
 use crate::common::{self, gd, mariadb_batch, run, server};
 use serde::Deserialize;
@@ -183,31 +183,6 @@ fn seed_command_with_toml_config_and_positional_query() {
         n += 1;
     }
     assert_eq!(n, 1_000_000);
-}
-
-#[test]
-fn only_the_first_result_set_is_exported_with_a_warning() {
-    mariadb_batch(
-        "DELIMITER //\nCREATE OR REPLACE PROCEDURE gd_test.two_sets() \
-         BEGIN SELECT 1 AS a; SELECT 2 AS b, 3 AS c; END//",
-    );
-    let r = run(gd().args([
-        "--db-url",
-        &server().url,
-        "-q",
-        "CALL two_sets()",
-        "-o",
-        "-",
-        "-f",
-        "csv",
-    ]));
-    r.assert_code(0);
-    assert_eq!(String::from_utf8_lossy(&r.stdout), "a\n1\n");
-    let stderr = String::from_utf8_lossy(&r.stderr);
-    assert!(
-        stderr.contains("2 result sets") && stderr.contains("only the first"),
-        "{stderr}"
-    );
 }
 
 /// root over the test server's Unix socket (unix_socket authentication).
