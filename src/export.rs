@@ -2,6 +2,7 @@
 //! ever collected.
 
 use crate::config::Config;
+use crate::conn::cancel::Canceller;
 use crate::conn::{Flow, PacketError, Session};
 use crate::error::{Error, StreamError};
 use crate::format::csv::DelimitedWriter;
@@ -50,20 +51,34 @@ impl BlockSink for Sink {
     }
 }
 
-/// Runs the configured export end to end.
-pub async fn run(config: &Config) -> Result<Summary, Error> {
+/// Runs the configured export end to end. The session is registered with
+/// `canceller` while its query runs, so that the caller can stop the query
+/// on the server when it gives up (a signal); after a read timeout this
+/// function does so itself.
+pub async fn run(config: &Config, canceller: &Canceller) -> Result<Summary, Error> {
     // Open the output first: an unwritable path fails before connecting.
     let sink = Sink::open(&config.output)?;
     let mut session = Session::connect(&config.connect).await?;
+    canceller.register(session.connection_id);
     let opts = &config.format_options;
     let result = match config.format {
         Format::Csv => export(&mut session, DelimitedWriter::csv(opts), sink, config).await,
         Format::Tsv => export(&mut session, DelimitedWriter::tsv(opts), sink, config).await,
         Format::Json => export(&mut session, JsonWriter::new(opts), sink, config).await,
     };
-    // After an error the connection may be mid-result: just drop it.
-    if result.is_ok() {
-        session.quit().await;
+    // After an error the connection may be mid-result: just drop it. A
+    // server that went silent may still be working on the query, though,
+    // and dropping the connection does not stop that: kill it first.
+    match &result {
+        Ok(_) => {
+            canceller.unregister(session.connection_id);
+            session.quit().await;
+        }
+        Err(Error::Stream {
+            source: StreamError::ReadTimeout { .. },
+            ..
+        }) => canceller.cancel().await,
+        Err(_) => {}
     }
     result
 }

@@ -2,6 +2,7 @@
 //! and hand result packets to a caller's handler without copying them.
 
 mod batch;
+pub mod cancel;
 mod inbuf;
 mod record;
 pub mod tls;
