@@ -53,6 +53,11 @@ pub struct Cli {
     #[arg(long)]
     pub allow_empty: bool,
 
+    /// Run the query in a read-write session (default: read-only, so that an UPDATE, INSERT,
+    /// DELETE or DDL fails); for the rare procedure that must write
+    #[arg(long)]
+    pub allow_writes: bool,
+
     /// Print the effective configuration as JSON (password redacted) and exit
     #[arg(long)]
     pub dump_config: bool,

@@ -36,7 +36,13 @@ pub struct Summary {
     pub rows: u64,
     /// Bytes written.
     pub bytes: u64,
+    /// `Some(affected rows)` when the statement returned no result set: then
+    /// nothing was written (with `--allow-empty`; else it is an error).
+    pub no_result_set: Option<u64>,
 }
+
+/// The server's error for a write in a read-only transaction.
+const ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION: u16 = 1792;
 
 /// Where full blocks of output go.
 pub trait BlockSink {
@@ -114,10 +120,34 @@ pub async fn export<W: RowWriter>(
                     seconds: limit.as_secs(),
                 },
             },
-        })?;
+        })
+        .map_err(|e| explain_read_only(e, config.connect.read_only))?;
     let summary = pipeline.finish(&mut sink, config.allow_empty)?;
-    sink.commit()?;
+    if summary.no_result_set.is_none() {
+        sink.commit()?;
+    }
+    // Else the sink is dropped: no file (the temporary one is removed).
     Ok(summary)
+}
+
+/// The server's error 1792 in the read-only session becomes
+/// [`Error::ReadOnly`], which names `--allow-writes`; decided by the error
+/// code, never by the text.
+#[cold]
+fn explain_read_only(e: Error, read_only: bool) -> Error {
+    let server = match &e {
+        Error::Query(ProtocolError::Server(s))
+        | Error::Stream {
+            source: StreamError::Protocol(ProtocolError::Server(s)),
+            ..
+        } => s,
+        _ => return e,
+    };
+    if read_only && server.code == ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION {
+        Error::ReadOnly(server.clone())
+    } else {
+        e
+    }
 }
 
 /// Decoder, writer and output buffer of one export: everything between
@@ -203,6 +233,8 @@ struct Progress {
     in_first: bool,
     first_done: bool,
     ignored_rows: u64,
+    /// Affected rows of OK packets that answered instead of a result set.
+    affected_rows: u64,
 }
 
 impl<W: RowWriter> Pipeline<W> {
@@ -255,7 +287,8 @@ impl<W: RowWriter> Pipeline<W> {
                 p.in_first = false;
                 p.first_done = true;
             }
-            Event::End(_) | Event::Ok(_) | Event::Continue => {}
+            Event::Ok(status) => p.affected_rows += status.affected_rows,
+            Event::End(_) | Event::Continue => {}
         }
         Ok(if self.decoder.is_done() {
             Flow::Stop
@@ -295,15 +328,23 @@ impl<W: RowWriter> Pipeline<W> {
                 p.ignored_rows
             );
         }
-        if p.rows == 0 {
+        if p.result_sets == 0 {
+            // A statement without a result set (UPDATE, DO, CALL without a
+            // SELECT): there are no columns to write even a header of, so
+            // nothing is written, not even with --allow-empty.
             if !allow_empty {
-                return Err(Error::NoRows);
+                return Err(Error::NoResultSet {
+                    affected_rows: p.affected_rows,
+                });
             }
-            if p.result_sets == 0 {
-                // A statement without a result set: an empty document all the same.
-                self.writer.begin(&[], &mut self.out.buf);
-                self.writer.finish(&mut self.out.buf);
-            }
+            return Ok(Summary {
+                rows: 0,
+                bytes: 0,
+                no_result_set: Some(p.affected_rows),
+            });
+        }
+        if p.rows == 0 && !allow_empty {
+            return Err(Error::NoRows);
         }
         let rest = self.out.pending();
         sink.write_block(rest)?;
@@ -311,6 +352,7 @@ impl<W: RowWriter> Pipeline<W> {
         Ok(Summary {
             rows: p.rows,
             bytes: p.bytes,
+            no_result_set: None,
         })
     }
 

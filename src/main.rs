@@ -74,6 +74,12 @@ fn run(cli: &Cli) -> Result<(), Error> {
         canceller.cancel().await;
         Err(Error::Interrupted { name, code })
     })?;
+    if let Some(affected_rows) = summary.no_result_set {
+        tracing::warn!(
+            "the statement returned no result set; {affected_rows} rows affected; no output written"
+        );
+        return Ok(());
+    }
     tracing::info!(
         rows = summary.rows,
         bytes = summary.bytes,

@@ -27,6 +27,7 @@ pub(super) struct FileConfig {
     pub(super) format: Option<Format>,
     pub(super) pretty: Option<bool>,
     pub(super) allow_empty: Option<bool>,
+    pub(super) allow_writes: Option<bool>,
     pub(super) no_header: Option<bool>,
     pub(super) crlf: Option<bool>,
     pub(super) null: Option<String>,

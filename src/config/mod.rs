@@ -126,6 +126,8 @@ pub struct ConnectOptions {
     pub read_timeout: Option<Duration>,
     /// Largest packet (row) accepted, in bytes.
     pub max_row_size: u64,
+    /// Run the session read-only (every flag but `--allow-writes`).
+    pub read_only: bool,
 }
 
 fn seconds<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -340,6 +342,7 @@ impl Config {
             )));
         }
         connect.options.max_row_size = max_row_size;
+        connect.options.read_only = !flag(cli.allow_writes, file.allow_writes);
 
         Ok(Self {
             connect: connect.options,

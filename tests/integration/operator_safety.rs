@@ -133,3 +133,144 @@ fn a_read_timeout_cancels_the_query_on_the_server() {
     assert_query_gone(marker, &r);
     assert_eq!(common::dir_entries(dir.path()), Vec::<String>::new());
 }
+
+// --- read-only by default ---------------------------------------------------------------------
+
+/// `gd_test.rw_probe` recreated by root with one row (1, 10); returns its rows as the server
+/// sees them.
+fn rw_probe_rows() -> Vec<Vec<Option<Vec<u8>>>> {
+    mariadb_batch("SELECT id, v FROM gd_test.rw_probe ORDER BY id")
+}
+
+fn row(id: &str, v: &str) -> Vec<Option<Vec<u8>>> {
+    vec![Some(id.as_bytes().to_vec()), Some(v.as_bytes().to_vec())]
+}
+
+fn export_stmt(dir: &Path, sql: &str, extra: &[&str]) -> Run {
+    crate::common::run(
+        gd().args(["--db-url", &server().url, "--query", sql, "--output"])
+            .arg(dir.join("out.csv"))
+            .args(extra),
+    )
+}
+
+#[track_caller]
+fn assert_stderr_has(r: &Run, phrase: &str) {
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains(phrase),
+        "the message lacks {phrase:?}\n{r}"
+    );
+}
+
+#[test]
+fn writes_fail_in_the_read_only_session_unless_allowed() {
+    mariadb_batch(
+        "CREATE OR REPLACE TABLE gd_test.rw_probe (id INT PRIMARY KEY, v INT NOT NULL); \
+         INSERT INTO gd_test.rw_probe VALUES (1, 10)",
+    );
+    let dir = common::tempdir();
+    for sql in [
+        "UPDATE gd_test.rw_probe SET v = v + 1",
+        "INSERT INTO gd_test.rw_probe VALUES (2, 20)",
+        "DELETE FROM gd_test.rw_probe",
+        "CREATE TABLE gd_test.rw_probe_2 (id INT)",
+    ] {
+        let r = export_stmt(dir.path(), sql, &[]);
+        r.assert_code(4);
+        // The server's own error (as the mariadb client shows it for a read-only session).
+        assert_stderr_has(
+            &r,
+            "ERROR 1792 (25006): Cannot execute statement in a READ ONLY transaction",
+        );
+        assert_stderr_has(&r, "--allow-writes");
+        assert_eq!(
+            common::dir_entries(dir.path()),
+            Vec::<String>::new(),
+            "{sql}"
+        );
+        assert_eq!(rw_probe_rows(), [row("1", "10")], "{sql} changed the table");
+    }
+    // Allowed: the statement runs (the server's table shows it) and, having no result set,
+    // says so with the server's affected-rows count, exit 1 without --allow-empty.
+    let r = export_stmt(
+        dir.path(),
+        "UPDATE gd_test.rw_probe SET v = v + 1",
+        &["--allow-writes"],
+    );
+    r.assert_code(1);
+    assert_stderr_has(&r, "the statement returned no result set; 1 rows affected");
+    assert_eq!(rw_probe_rows(), [row("1", "11")]);
+    assert_eq!(common::dir_entries(dir.path()), Vec::<String>::new());
+    // The config key does the same.
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, "allow-writes = true\nallow-empty = true\n").unwrap();
+    let r = export_stmt(
+        dir.path(),
+        "INSERT INTO gd_test.rw_probe VALUES (2, 20), (3, 30)",
+        &["--config", config.to_str().unwrap()],
+    );
+    // With --allow-empty: exit 0 and no file at all.
+    r.assert_code(0);
+    assert_stderr_has(&r, "the statement returned no result set; 2 rows affected");
+    assert_eq!(
+        rw_probe_rows(),
+        [row("1", "11"), row("2", "20"), row("3", "30")]
+    );
+    assert_eq!(common::dir_entries(dir.path()), ["c.toml"]);
+}
+
+#[test]
+fn a_statement_without_a_result_set_writes_no_file() {
+    let dir = common::tempdir();
+    let r = export_stmt(dir.path(), "DO 1", &[]);
+    r.assert_code(1);
+    assert_stderr_has(&r, "the statement returned no result set; 0 rows affected");
+    assert!(
+        !String::from_utf8_lossy(&r.stderr).contains("returned no rows"),
+        "{r}"
+    );
+    let r = export_stmt(dir.path(), "DO 1", &["--allow-empty"]);
+    r.assert_code(0);
+    assert_eq!(common::dir_entries(dir.path()), Vec::<String>::new());
+    // An existing target keeps its content.
+    std::fs::write(dir.path().join("out.csv"), b"previous\n").unwrap();
+    export_stmt(dir.path(), "DO 1", &["--allow-empty"]).assert_code(0);
+    assert_eq!(common::read(&dir.path().join("out.csv")), b"previous\n");
+}
+
+/// MariaDB (10.11, checked with the mariadb client) refuses CREATE TEMPORARY TABLE in a
+/// read-only transaction, and gold_digger sends one statement (no multi-statements), so a
+/// temporary table can only come from a procedure: that needs --allow-writes.
+#[test]
+fn a_procedure_with_a_temporary_table_needs_allow_writes() {
+    // The client splits on ";", so the body is sent with another delimiter.
+    mariadb_batch(
+        "DELIMITER //\n\
+         CREATE OR REPLACE PROCEDURE gd_test.gd_tmp_report() BEGIN \
+           CREATE TEMPORARY TABLE gd_tmp_r (a INT); \
+           INSERT INTO gd_tmp_r VALUES (1), (2); \
+           SELECT a FROM gd_tmp_r ORDER BY a; \
+           DROP TEMPORARY TABLE gd_tmp_r; \
+         END//\n",
+    );
+    let expected = mariadb_batch("CALL gd_test.gd_tmp_report()");
+    assert_eq!(expected.len(), 2, "{expected:?}");
+    let dir = common::tempdir();
+    let r = export_stmt(dir.path(), "CALL gd_test.gd_tmp_report()", &[]);
+    r.assert_code(4);
+    assert_stderr_has(&r, "ERROR 1792");
+    assert_stderr_has(&r, "--allow-writes");
+    assert_eq!(common::dir_entries(dir.path()), Vec::<String>::new());
+    let r = export_stmt(
+        dir.path(),
+        "CALL gd_test.gd_tmp_report()",
+        &["--allow-writes"],
+    );
+    r.assert_code(0);
+    let mut want = b"a\n".to_vec();
+    for row in &expected {
+        want.extend_from_slice(row[0].as_ref().unwrap());
+        want.push(b'\n');
+    }
+    assert_eq!(common::read(&dir.path().join("out.csv")), want);
+}
