@@ -122,12 +122,61 @@ pub async fn export<W: RowWriter>(
             },
         })
         .map_err(|e| explain_read_only(e, config.connect.read_only))?;
-    let summary = pipeline.finish(&mut sink, config.allow_empty)?;
-    if summary.no_result_set.is_none() {
-        sink.commit()?;
+    let warnings = pipeline.warnings();
+    let outcome = pipeline
+        .finish(&mut sink, config.allow_empty)
+        .and_then(|summary| {
+            if summary.no_result_set.is_none() {
+                sink.commit()?;
+            }
+            // Else the sink is dropped: no file (the temporary one is removed).
+            Ok(summary)
+        });
+    // The whole response was read: the session is free for SHOW WARNINGS,
+    // which shows this statement's warnings.
+    if warnings > 0 && !config.quiet {
+        report_warnings(session, warnings, config.verbosity > 0).await;
     }
-    // Else the sink is dropped: no file (the temporary one is removed).
-    Ok(summary)
+    outcome
+}
+
+/// How many of the server's warnings are shown without `-v`.
+pub const WARNINGS_SHOWN: usize = 5;
+
+/// Shows the server's warnings for the statement just run (`count` of them,
+/// from its final OK/EOF packet) on stderr: the first [`WARNINGS_SHOWN`], or
+/// all that the server kept with `all`. Never fails the export.
+async fn report_warnings(session: &mut Session, count: u16, all: bool) {
+    let sql = if all {
+        "SHOW WARNINGS".to_string()
+    } else {
+        format!("SHOW WARNINGS LIMIT {WARNINGS_SHOWN}")
+    };
+    let plural = if count == 1 { "" } else { "s" };
+    let rows = match session.query_rows(&sql).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(
+                "the server reported {count} warning{plural} for the query, \
+                 which could not be read: {e}"
+            );
+            return;
+        }
+    };
+    tracing::warn!("the server reported {count} warning{plural} for the query:");
+    for row in &rows {
+        // Level, Code, Message.
+        let field = |i: usize| row.get(i).map_or("", String::as_str);
+        tracing::warn!("  {} {}: {}", field(0), field(1), field(2));
+    }
+    let rest = usize::from(count).saturating_sub(rows.len());
+    if rest > 0 {
+        if all {
+            tracing::warn!("  ... and {rest} more that the server did not keep (max_error_count)");
+        } else {
+            tracing::warn!("  ... and {rest} more (-v shows all of them)");
+        }
+    }
 }
 
 /// The server's error 1792 in the read-only session becomes
@@ -235,6 +284,9 @@ struct Progress {
     ignored_rows: u64,
     /// Affected rows of OK packets that answered instead of a result set.
     affected_rows: u64,
+    /// The server's warning count, from the OK/EOF packets that end the
+    /// response (the largest seen).
+    warnings: u16,
 }
 
 impl<W: RowWriter> Pipeline<W> {
@@ -251,6 +303,12 @@ impl<W: RowWriter> Pipeline<W> {
     /// Rows written so far.
     pub fn rows(&self) -> u64 {
         self.progress.rows
+    }
+
+    /// The server's warning count for the statement, once its response
+    /// was read.
+    pub fn warnings(&self) -> u16 {
+        self.progress.warnings
     }
 
     /// One packet: the hot path of the whole program. Only the first result
@@ -282,13 +340,18 @@ impl<W: RowWriter> Pipeline<W> {
                     self.writer.begin(self.decoder.columns(), &mut self.out.buf);
                 }
             }
-            Event::End(_) if p.in_first => {
+            Event::End(status) if p.in_first => {
                 self.writer.finish(&mut self.out.buf);
                 p.in_first = false;
                 p.first_done = true;
+                p.warnings = p.warnings.max(status.warnings);
             }
-            Event::Ok(status) => p.affected_rows += status.affected_rows,
-            Event::End(_) | Event::Continue => {}
+            Event::Ok(status) => {
+                p.affected_rows += status.affected_rows;
+                p.warnings = p.warnings.max(status.warnings);
+            }
+            Event::End(status) => p.warnings = p.warnings.max(status.warnings),
+            Event::Continue => {}
         }
         Ok(if self.decoder.is_done() {
             Flow::Stop

@@ -15,7 +15,7 @@ use gd_protocol::ProtocolError;
 use gd_protocol::command::{COM_QUIT, com_query};
 use gd_protocol::framing::{Decoded, Framer};
 use gd_protocol::handshake::{AuthStep, Credentials, Greeting, Login, Negotiated};
-use gd_protocol::resultset::QueryDecoder;
+use gd_protocol::resultset::{Event, QueryDecoder};
 use inbuf::InBuf;
 use std::io;
 use std::time::Duration;
@@ -321,6 +321,47 @@ impl Session {
         })
         .await
         .map_err(to_error)
+    }
+
+    /// Runs a statement with a small text result (such as `SHOW WARNINGS`)
+    /// and returns its rows, NULL as an empty string. Not for exports: it
+    /// collects the rows.
+    pub async fn query_rows(&mut self, sql: &str) -> Result<Vec<Vec<String>>, Error> {
+        let to_error = |e: PacketError<ProtocolError>| match e {
+            PacketError::Io(e) => Error::Stream {
+                rows: 0,
+                source: e.into(),
+            },
+            PacketError::Timeout(limit) => Error::Stream {
+                rows: 0,
+                source: StreamError::ReadTimeout {
+                    seconds: limit.as_secs(),
+                },
+            },
+            PacketError::Protocol(e) | PacketError::Handler(e) => Error::Query(e),
+        };
+        self.send_query(sql)
+            .await
+            .map_err(|e| to_error(PacketError::Io(e)))?;
+        let mut decoder = self.decoder();
+        let mut rows = Vec::new();
+        self.for_each_packet(false, |payload| {
+            if let Event::Row(row) = decoder.feed(payload)? {
+                rows.push(
+                    row.iter()
+                        .map(|f| String::from_utf8_lossy(f.unwrap_or_default()).into_owned())
+                        .collect(),
+                );
+            }
+            Ok(if decoder.is_done() {
+                Flow::Stop
+            } else {
+                Flow::Continue
+            })
+        })
+        .await
+        .map_err(to_error)?;
+        Ok(rows)
     }
 
     /// Hands every packet of the current response to `handler`, in order,

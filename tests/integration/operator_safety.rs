@@ -274,3 +274,68 @@ fn a_procedure_with_a_temporary_table_needs_allow_writes() {
     }
     assert_eq!(common::read(&dir.path().join("out.csv")), want);
 }
+
+// --- server warnings ----------------------------------------------------------------------------
+
+/// The server's own warnings for `sql`, as the mariadb client reads them with `SHOW WARNINGS`
+/// right after it: "Level Code: Message" lines.
+fn server_warnings(sql: &str) -> Vec<String> {
+    mariadb_batch(&format!("{sql}; SHOW WARNINGS"))
+        .into_iter()
+        .filter(|r| r.len() == 3)
+        .map(|r| {
+            let f = |i: usize| String::from_utf8(r[i].clone().unwrap_or_default()).unwrap();
+            format!("{} {}: {}", f(0), f(1), f(2))
+        })
+        .collect()
+}
+
+#[test]
+fn server_warnings_are_reported_on_stderr() {
+    let sql = "SELECT CAST('abc' AS INT) AS v";
+    let expected = server_warnings(sql);
+    assert_eq!(
+        expected,
+        ["Warning 1292: Truncated incorrect INTEGER value: 'abc'"],
+        "the server's own warning"
+    );
+    let dir = common::tempdir();
+    let r = export_stmt(dir.path(), sql, &[]);
+    r.assert_code(0);
+    assert_eq!(common::read(&dir.path().join("out.csv")), b"v\n0\n");
+    assert_stderr_has(&r, "the server reported 1 warning for the query");
+    assert_stderr_has(&r, &expected[0]);
+    // --quiet: nothing on stderr.
+    let r = export_stmt(dir.path(), sql, &["--quiet"]);
+    r.assert_code(0);
+    assert!(r.stderr.is_empty(), "{r}");
+
+    // Seven warnings: the first five, then all of them with -v.
+    let sql = "SELECT CAST(CONCAT('x', seq) AS INT) AS v FROM gd_test.seq_1_to_7";
+    let expected = server_warnings(sql);
+    assert_eq!(expected.len(), 7, "{expected:?}");
+    let r = export_stmt(dir.path(), sql, &[]);
+    r.assert_code(0);
+    assert_stderr_has(&r, "the server reported 7 warnings for the query");
+    for (i, w) in expected.iter().enumerate() {
+        assert_eq!(
+            String::from_utf8_lossy(&r.stderr).contains(w.as_str()),
+            i < 5,
+            "warning {i} ({w})\n{r}"
+        );
+    }
+    assert_stderr_has(&r, "and 2 more (-v shows all of them)");
+    let r = export_stmt(dir.path(), sql, &["-v"]);
+    r.assert_code(0);
+    for w in &expected {
+        assert_stderr_has(&r, w);
+    }
+    // Warnings do not change the exit code of an empty result either.
+    let r = export_stmt(
+        dir.path(),
+        "SELECT * FROM gd_test.seq_1_to_7 WHERE seq = CAST('abc' AS INT)",
+        &[],
+    );
+    r.assert_code(1);
+    assert_stderr_has(&r, "Truncated incorrect INTEGER value: 'abc'");
+}
