@@ -82,6 +82,11 @@ pub struct Cli {
     #[arg(long, value_enum, value_name = "ENCODING")]
     pub binary: Option<BinaryEncoding>,
 
+    /// The session's time zone for TIMESTAMP values: an offset such as +00:00, or a name such
+    /// as UTC where the server has its time zone tables [default: the server's]
+    #[arg(long, value_name = "ZONE")]
+    pub time_zone: Option<String>,
+
     /// Seconds allowed for connecting and logging in [default: 30]
     #[arg(long, value_name = "SECONDS")]
     pub connect_timeout: Option<u64>,

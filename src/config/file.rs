@@ -28,6 +28,7 @@ pub(super) struct FileConfig {
     pub(super) pretty: Option<bool>,
     pub(super) allow_empty: Option<bool>,
     pub(super) allow_writes: Option<bool>,
+    pub(super) time_zone: Option<String>,
     pub(super) no_header: Option<bool>,
     pub(super) crlf: Option<bool>,
     pub(super) null: Option<String>,

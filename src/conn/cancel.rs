@@ -42,6 +42,8 @@ impl Canceller {
         let mut opts = opts.clone();
         opts.connect_timeout = opts.connect_timeout.min(CANCEL_CONNECT_TIMEOUT);
         opts.read_timeout = Some(CANCEL_BUDGET);
+        // KILL needs no session time zone.
+        opts.time_zone = None;
         Self {
             opts,
             ids: Mutex::new(Vec::new()),

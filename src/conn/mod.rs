@@ -46,8 +46,17 @@ fn session_setup(opts: &ConnectOptions, greeting: &Greeting) -> String {
         ));
         sql.push_str(" = 1");
     }
+    // Checked by the configuration: no quote or backslash can be inside.
+    if let Some(zone) = &opts.time_zone {
+        sql.push_str(", SESSION time_zone = '");
+        sql.push_str(zone);
+        sql.push('\'');
+    }
     sql
 }
+
+/// The server's error for an unknown time zone.
+const ER_UNKNOWN_TIME_ZONE: u16 = 1298;
 
 /// The name of the session's transaction access mode variable: MySQL 8 knows
 /// only `transaction_read_only` (since 5.7.20), MariaDB before 11.1 only
@@ -256,6 +265,14 @@ impl Session {
                     source: StreamError::ReadTimeout { .. },
                     ..
                 } => io_err(io::ErrorKind::TimedOut.into()),
+                Error::Query(ProtocolError::Server(e)) if e.code == ER_UNKNOWN_TIME_ZONE => {
+                    Error::Usage(format!(
+                        "the server does not know the time zone {:?} (--time-zone): {e}; use \
+                         an offset such as +00:00, or load the server's time zone tables \
+                         (mariadb-tzinfo-to-sql)",
+                        opts.time_zone.as_deref().unwrap_or_default()
+                    ))
+                }
                 Error::Stream {
                     source: StreamError::Protocol(e),
                     ..

@@ -339,3 +339,62 @@ fn server_warnings_are_reported_on_stderr() {
     r.assert_code(1);
     assert_stderr_has(&r, "Truncated incorrect INTEGER value: 'abc'");
 }
+
+// --- time zone ----------------------------------------------------------------------------------
+
+#[test]
+fn time_zone_sets_the_sessions_zone_for_timestamps() {
+    // Zero timestamps have no instant to convert; the others are 1970-01-01 00:00:01 and
+    // 2038-01-19 03:14:07 UTC.
+    let from = "FROM gd_test.all_types WHERE UNIX_TIMESTAMP(ts) > 0 ORDER BY id";
+    let query = format!("SELECT id, ts {from}");
+    let dir = common::tempdir();
+    let out = dir.path().join("out.csv");
+    let export_in = |extra: &[&str]| {
+        export_stmt(dir.path(), &query, extra).assert_code(0);
+        common::read(&out)
+    };
+    let expected_csv = |rows: Vec<Vec<Option<Vec<u8>>>>| {
+        let mut csv = b"id,ts\n".to_vec();
+        for r in rows {
+            csv.extend_from_slice(r[0].as_ref().unwrap());
+            csv.push(b',');
+            csv.extend_from_slice(r[1].as_ref().unwrap());
+            csv.push(b'\n');
+        }
+        csv
+    };
+    let mut seen = Vec::new();
+    for zone in ["+00:00", "+05:30"] {
+        // The server's own conversion of each instant (independent of any session zone).
+        let expected = expected_csv(mariadb_batch(&format!(
+            "SELECT id, CONVERT_TZ(DATE_ADD('1970-01-01 00:00:00', \
+             INTERVAL UNIX_TIMESTAMP(ts) SECOND), '+00:00', '{zone}') {from}"
+        )));
+        assert_eq!(expected.iter().filter(|&&b| b == b'\n').count(), 3);
+        assert_eq!(export_in(&["--time-zone", zone]), expected, "{zone}");
+        seen.push(expected);
+    }
+    assert_ne!(
+        seen[0], seen[1],
+        "the two zones must show different wall times"
+    );
+    // Without the flag: the server's default, as its own client shows it.
+    let default = expected_csv(mariadb_batch(&format!(
+        "SELECT id, CAST(ts AS CHAR) {from}"
+    )));
+    assert_eq!(export_in(&[]), default);
+    // A zone the server does not know is a usage error (2), reported with the server's error.
+    let r = export_stmt(dir.path(), &query, &["--time-zone", "Mars/Olympus"]);
+    r.assert_code(2);
+    assert_stderr_has(&r, "ERROR 1298");
+    assert_stderr_has(&r, "--time-zone");
+    // Anything that could leave the SQL string literal is refused before connecting.
+    let r = export_stmt(
+        dir.path(),
+        &query,
+        &["--time-zone", "+00:00'; DO SLEEP(5); --"],
+    );
+    r.assert_code(2);
+    assert_stderr_has(&r, "is not a time zone");
+}
