@@ -61,6 +61,10 @@ pub struct Cli {
     /// the others with a warning, instead of failing with exit 4
     #[arg(long)]
     pub first_result_only: bool,
+    /// Run the query in a read-write session (default: read-only, so that an UPDATE, INSERT,
+    /// DELETE or DDL fails); for the rare procedure that must write
+    #[arg(long)]
+    pub allow_writes: bool,
 
     /// Print the effective configuration as JSON (password redacted) and exit
     #[arg(long)]
@@ -85,6 +89,11 @@ pub struct Cli {
     /// How to write binary columns: auto (UTF-8 text if valid and not starting with 0x, else 0x-hex), hex or base64
     #[arg(long, value_enum, value_name = "ENCODING")]
     pub binary: Option<BinaryEncoding>,
+
+    /// The session's time zone for TIMESTAMP values: an offset such as +00:00, or a name such
+    /// as UTC where the server has its time zone tables [default: the server's]
+    #[arg(long, value_name = "ZONE")]
+    pub time_zone: Option<String>,
 
     /// Seconds allowed for connecting and logging in [default: 30]
     #[arg(long, value_name = "SECONDS")]

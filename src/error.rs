@@ -1,6 +1,6 @@
 //! The one error type of the binary; it knows its exit code.
 
-use gd_protocol::ProtocolError;
+use gd_protocol::{ProtocolError, ServerError};
 use std::io;
 use std::path::PathBuf;
 
@@ -125,6 +125,23 @@ pub enum Error {
         /// What went wrong.
         source: StreamError,
     },
+    /// The statement tried to change data in the read-only session (the
+    /// server's error 1792, ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION).
+    #[error(
+        "query failed: {0}; gold_digger runs queries in a read-only session: pass \
+         --allow-writes (config key allow-writes) for a statement or procedure that must write; \
+         no output written"
+    )]
+    ReadOnly(ServerError),
+    /// The statement returned no result set (an UPDATE, a DO, a CALL without
+    /// a SELECT) and --allow-empty was not given.
+    #[error(
+        "the statement returned no result set; {affected_rows} rows affected; no output written"
+    )]
+    NoResultSet {
+        /// The affected-rows count of the server's OK packet.
+        affected_rows: u64,
+    },
     /// The query returned no rows and --allow-empty was not given.
     #[error(
         "the query returned no rows; no output written (pass --allow-empty to write an empty result)"
@@ -171,7 +188,7 @@ impl Error {
     /// The process exit code for this error (see README "Exit codes").
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::NoRows => 1,
+            Self::NoRows | Self::NoResultSet { .. } => 1,
             Self::Usage(_) | Self::Url(_) | Self::ConfigFile { .. } | Self::TlsFile { .. } => 2,
             Self::Connect { .. }
             | Self::TlsUnavailable { .. }
@@ -179,7 +196,7 @@ impl Error {
             | Self::ConnectTimeout { .. }
             | Self::Login { .. }
             | Self::LoginIo { .. } => 3,
-            Self::Query(_) | Self::Stream { .. } => 4,
+            Self::Query(_) | Self::Stream { .. } | Self::ReadOnly(_) => 4,
             Self::QueryFile { .. } | Self::Output { .. } | Self::ReadOnlyOutput { .. } => 5,
             Self::Interrupted { code, .. } => *code,
         }
@@ -207,6 +224,15 @@ mod tests {
         let io = || io::Error::other("x");
         let cases: Vec<(Error, u8)> = vec![
             (Error::NoRows, 1),
+            (Error::NoResultSet { affected_rows: 3 }, 1),
+            (
+                Error::ReadOnly(ServerError {
+                    code: 1792,
+                    sql_state: Some(*b"25006"),
+                    message: "x".into(),
+                }),
+                4,
+            ),
             (Error::usage("x"), 2),
             (Error::Url("x".into()), 2),
             (

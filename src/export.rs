@@ -2,6 +2,7 @@
 //! ever collected.
 
 use crate::config::Config;
+use crate::conn::cancel::Canceller;
 use crate::conn::{Flow, PacketError, Session};
 use crate::error::{Error, StreamError};
 use crate::format::csv::DelimitedWriter;
@@ -35,7 +36,13 @@ pub struct Summary {
     pub rows: u64,
     /// Bytes written.
     pub bytes: u64,
+    /// `Some(affected rows)` when the statement returned no result set: then
+    /// nothing was written (with `--allow-empty`; else it is an error).
+    pub no_result_set: Option<u64>,
 }
+
+/// The server's error for a write in a read-only transaction.
+const ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION: u16 = 1792;
 
 /// Where full blocks of output go.
 pub trait BlockSink {
@@ -50,20 +57,34 @@ impl BlockSink for Sink {
     }
 }
 
-/// Runs the configured export end to end.
-pub async fn run(config: &Config) -> Result<Summary, Error> {
+/// Runs the configured export end to end. The session is registered with
+/// `canceller` while its query runs, so that the caller can stop the query
+/// on the server when it gives up (a signal); after a read timeout this
+/// function does so itself.
+pub async fn run(config: &Config, canceller: &Canceller) -> Result<Summary, Error> {
     // Open the output first: an unwritable path fails before connecting.
     let sink = Sink::open(&config.output, config.force)?;
     let mut session = Session::connect(&config.connect).await?;
+    canceller.register(session.connection_id);
     let opts = &config.format_options;
     let result = match config.format {
         Format::Csv => export(&mut session, DelimitedWriter::csv(opts), sink, config).await,
         Format::Tsv => export(&mut session, DelimitedWriter::tsv(opts), sink, config).await,
         Format::Json => export(&mut session, JsonWriter::new(opts), sink, config).await,
     };
-    // After an error the connection may be mid-result: just drop it.
-    if result.is_ok() {
-        session.quit().await;
+    // After an error the connection may be mid-result: just drop it. A
+    // server that went silent may still be working on the query, though,
+    // and dropping the connection does not stop that: kill it first.
+    match &result {
+        Ok(_) => {
+            canceller.unregister(session.connection_id);
+            session.quit().await;
+        }
+        Err(Error::Stream {
+            source: StreamError::ReadTimeout { .. },
+            ..
+        }) => canceller.cancel().await,
+        Err(_) => {}
     }
     result
 }
@@ -100,10 +121,83 @@ pub async fn export<W: RowWriter>(
                     seconds: limit.as_secs(),
                 },
             },
-        })?;
-    let summary = pipeline.finish(&mut sink, config.allow_empty)?;
-    sink.commit()?;
-    Ok(summary)
+        })
+        .map_err(|e| explain_read_only(e, config.connect.read_only))?;
+    let warnings = pipeline.warnings();
+    let outcome = pipeline
+        .finish(&mut sink, config.allow_empty)
+        .and_then(|summary| {
+            if summary.no_result_set.is_none() {
+                sink.commit()?;
+            }
+            // Else the sink is dropped: no file (the temporary one is removed).
+            Ok(summary)
+        });
+    // The whole response was read: the session is free for SHOW WARNINGS,
+    // which shows this statement's warnings.
+    if warnings > 0 && !config.quiet {
+        report_warnings(session, warnings, config.verbosity > 0).await;
+    }
+    outcome
+}
+
+/// How many of the server's warnings are shown without `-v`.
+pub const WARNINGS_SHOWN: usize = 5;
+
+/// Shows the server's warnings for the statement just run (`count` of them,
+/// from its final OK/EOF packet) on stderr: the first [`WARNINGS_SHOWN`], or
+/// all that the server kept with `all`. Never fails the export.
+async fn report_warnings(session: &mut Session, count: u16, all: bool) {
+    let sql = if all {
+        "SHOW WARNINGS".to_string()
+    } else {
+        format!("SHOW WARNINGS LIMIT {WARNINGS_SHOWN}")
+    };
+    let plural = if count == 1 { "" } else { "s" };
+    let rows = match session.query_rows(&sql).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(
+                "the server reported {count} warning{plural} for the query, \
+                 which could not be read: {e}"
+            );
+            return;
+        }
+    };
+    tracing::warn!("the server reported {count} warning{plural} for the query:");
+    for row in &rows {
+        // Level, Code, Message.
+        let field = |i: usize| row.get(i).map_or("", String::as_str);
+        tracing::warn!("  {} {}: {}", field(0), field(1), field(2));
+    }
+    let rest = usize::from(count).saturating_sub(rows.len());
+    if rest > 0 {
+        if all {
+            tracing::warn!("  ... and {rest} more that the server did not keep (max_error_count)");
+        } else {
+            tracing::warn!("  ... and {rest} more (-v shows all of them)");
+        }
+    }
+}
+
+/// The server's error 1792 in the read-only session becomes
+/// [`Error::ReadOnly`], which names `--allow-writes`; decided by the error
+/// code, never by the text.
+#[cold]
+fn explain_read_only(e: Error, read_only: bool) -> Error {
+    let server = match &e {
+        Error::Query(ProtocolError::Server(s))
+        | Error::Stream {
+            source: StreamError::Protocol(ProtocolError::Server(s)),
+            ..
+        } => s,
+        _ => return e,
+    };
+    if read_only && server.code == ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION {
+        Error::ReadOnly(server.clone())
+    } else {
+        e
+    }
 }
 
 /// Decoder, writer and output buffer of one export: everything between
@@ -192,6 +286,11 @@ struct Progress {
     in_first: bool,
     first_done: bool,
     ignored_rows: u64,
+    /// Affected rows of OK packets that answered instead of a result set.
+    affected_rows: u64,
+    /// The server's warning count, from the OK/EOF packets that end the
+    /// response (the largest seen).
+    warnings: u16,
 }
 
 impl<W: RowWriter> Pipeline<W> {
@@ -217,6 +316,12 @@ impl<W: RowWriter> Pipeline<W> {
     /// Rows written so far.
     pub fn rows(&self) -> u64 {
         self.progress.rows
+    }
+
+    /// The server's warning count for the statement, once its response
+    /// was read.
+    pub fn warnings(&self) -> u16 {
+        self.progress.warnings
     }
 
     /// One packet: the hot path of the whole program. Only the first result
@@ -255,12 +360,18 @@ impl<W: RowWriter> Pipeline<W> {
                     self.writer.begin(self.decoder.columns(), &mut self.out.buf);
                 }
             }
-            Event::End(_) if p.in_first => {
+            Event::End(status) if p.in_first => {
                 self.writer.finish(&mut self.out.buf);
                 p.in_first = false;
                 p.first_done = true;
+                p.warnings = p.warnings.max(status.warnings);
             }
-            Event::End(_) | Event::Ok(_) | Event::Continue => {}
+            Event::Ok(status) => {
+                p.affected_rows += status.affected_rows;
+                p.warnings = p.warnings.max(status.warnings);
+            }
+            Event::End(status) => p.warnings = p.warnings.max(status.warnings),
+            Event::Continue => {}
         }
         Ok(if self.decoder.is_done() {
             Flow::Stop
@@ -300,15 +411,23 @@ impl<W: RowWriter> Pipeline<W> {
                 p.ignored_rows
             );
         }
-        if p.rows == 0 {
+        if p.result_sets == 0 {
+            // A statement without a result set (UPDATE, DO, CALL without a
+            // SELECT): there are no columns to write even a header of, so
+            // nothing is written, not even with --allow-empty.
             if !allow_empty {
-                return Err(Error::NoRows);
+                return Err(Error::NoResultSet {
+                    affected_rows: p.affected_rows,
+                });
             }
-            if p.result_sets == 0 {
-                // A statement without a result set: an empty document all the same.
-                self.writer.begin(&[], &mut self.out.buf);
-                self.writer.finish(&mut self.out.buf);
-            }
+            return Ok(Summary {
+                rows: 0,
+                bytes: 0,
+                no_result_set: Some(p.affected_rows),
+            });
+        }
+        if p.rows == 0 && !allow_empty {
+            return Err(Error::NoRows);
         }
         let rest = self.out.pending();
         sink.write_block(rest)?;
@@ -316,6 +435,7 @@ impl<W: RowWriter> Pipeline<W> {
         Ok(Summary {
             rows: p.rows,
             bytes: p.bytes,
+            no_result_set: None,
         })
     }
 

@@ -1,6 +1,7 @@
 use clap::{CommandFactory, Parser};
 use gold_digger::cli::{Cli, Command};
 use gold_digger::config::Config;
+use gold_digger::conn::cancel::Canceller;
 use gold_digger::{Error, export};
 use std::process::ExitCode;
 use tokio::signal::unix::{SignalKind, signal};
@@ -50,23 +51,35 @@ fn run(cli: &Cli) -> Result<(), Error> {
         .enable_all()
         .build()
         .map_err(|e| Error::Usage(format!("cannot start the runtime: {e}")))?;
+    let canceller = Canceller::new(&config.connect);
     let summary = runtime.block_on(async {
-        let (mut int, mut term) = match (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) {
-            (Ok(i), Ok(t)) => (i, t),
-            (Err(e), _) | (_, Err(e)) => {
-                return Err(Error::Usage(format!("cannot install signal handlers: {e}")));
-            }
+        let install = |kind| {
+            signal(kind).map_err(|e| Error::Usage(format!("cannot install signal handlers: {e}")))
         };
-        // Dropping the export future on a signal drops its temporary file.
-        tokio::select! {
-            result = export::run(&config) => result,
-            _ = int.recv() => Err(Error::Interrupted { name: "SIGINT", code: 130 }),
-            _ = term.recv() => Err(Error::Interrupted { name: "SIGTERM", code: 143 }),
-        }
+        let mut int = install(SignalKind::interrupt())?;
+        let mut term = install(SignalKind::terminate())?;
+        // A closed terminal or SSH session: handled as SIGTERM, never with
+        // the default action, which would leave the temporary file behind.
+        let mut hup = install(SignalKind::hangup())?;
+        let mut export = std::pin::pin!(export::run(&config, &canceller));
+        let (name, code) = tokio::select! {
+            result = &mut export => return result,
+            _ = int.recv() => ("SIGINT", 130),
+            _ = term.recv() => ("SIGTERM", 143),
+            _ = hup.recv() => ("SIGHUP", 129),
+        };
+        // The server would go on with the query after we leave: stop it
+        // (bounded in time) while our connection is still open. The export
+        // is dropped on return, which removes its temporary file.
+        canceller.cancel().await;
+        Err(Error::Interrupted { name, code })
     })?;
+    if let Some(affected_rows) = summary.no_result_set {
+        tracing::warn!(
+            "the statement returned no result set; {affected_rows} rows affected; no output written"
+        );
+        return Ok(());
+    }
     tracing::info!(
         rows = summary.rows,
         bytes = summary.bytes,

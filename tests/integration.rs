@@ -7,6 +7,8 @@ mod bad_input;
 mod common;
 #[path = "integration/faults.rs"]
 mod faults;
+#[path = "integration/operator_safety.rs"]
+mod operator_safety;
 #[path = "integration/safety.rs"]
 mod safety;
 #[path = "integration/streaming.rs"]

@@ -29,6 +29,8 @@ pub(super) struct FileConfig {
     pub(super) allow_empty: Option<bool>,
     pub(super) first_result_only: Option<bool>,
     pub(super) force: Option<bool>,
+    pub(super) allow_writes: Option<bool>,
+    pub(super) time_zone: Option<String>,
     pub(super) no_header: Option<bool>,
     pub(super) crlf: Option<bool>,
     pub(super) null: Option<String>,

@@ -126,6 +126,23 @@ pub struct ConnectOptions {
     pub read_timeout: Option<Duration>,
     /// Largest packet (row) accepted, in bytes.
     pub max_row_size: u64,
+    /// Run the session read-only (every flag but `--allow-writes`).
+    pub read_only: bool,
+    /// The session's `time_zone` (None: the server's default); only
+    /// characters of [`valid_time_zone`], so it can be quoted into SQL.
+    pub time_zone: Option<String>,
+}
+
+/// Whether `zone` is safe to put between single quotes in SQL and can be a
+/// time zone: an offset (`+05:30`), `SYSTEM`, or a name from the server's
+/// tables (`UTC`, `Europe/Berlin`, `America/Port-au-Prince`, `Etc/GMT+5`).
+/// No quote, backslash, space or other character that could end the literal.
+pub fn valid_time_zone(zone: &str) -> bool {
+    !zone.is_empty()
+        && zone.len() <= 64
+        && zone
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-:_/".contains(&b))
 }
 
 fn seconds<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -345,6 +362,17 @@ impl Config {
             )));
         }
         connect.options.max_row_size = max_row_size;
+        connect.options.read_only = !flag(cli.allow_writes, file.allow_writes);
+        let time_zone = cli.time_zone.clone().or(file.time_zone);
+        if let Some(zone) = &time_zone
+            && !valid_time_zone(zone)
+        {
+            return Err(Error::usage(format!(
+                "--time-zone {zone:?} is not a time zone: use an offset such as +00:00 or a \
+                 name such as UTC or Europe/Berlin (letters, digits and + - : _ / only)"
+            )));
+        }
+        connect.options.time_zone = time_zone;
 
         Ok(Self {
             connect: connect.options,
@@ -501,6 +529,50 @@ mod tests {
         assert_eq!(c.connect.max_row_size, 1 << 20);
         std::fs::write(&file, "max-row-size = 8192\n").unwrap();
         assert_eq!(resolve(&a, &[]).unwrap().connect.max_row_size, 8192);
+    }
+
+    #[test]
+    fn time_zones_are_checked_before_they_reach_sql() {
+        for ok in [
+            "+00:00",
+            "-07:30",
+            "UTC",
+            "SYSTEM",
+            "Europe/Berlin",
+            "Etc/GMT+5",
+        ] {
+            assert!(valid_time_zone(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "UTC'",
+            "+00:00'; DROP TABLE t; --",
+            "a b",
+            "x\\",
+            "\"UTC\"",
+        ] {
+            assert!(!valid_time_zone(bad), "{bad}");
+            let e = resolve(
+                &["--db-url", URL, "-q", "x", "-o", "o", "--time-zone", bad],
+                &[],
+            );
+            assert_eq!(e.unwrap_err().exit_code(), 2, "{bad}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "time-zone = \"+01:00\"\n").unwrap();
+        let f = file.to_str().unwrap();
+        let base = ["--db-url", URL, "-q", "x", "-o", "o", "--config", f];
+        assert_eq!(
+            resolve(&base, &[]).unwrap().connect.time_zone.as_deref(),
+            Some("+01:00")
+        );
+        let mut a = base.to_vec();
+        a.extend(["--time-zone", "UTC"]);
+        assert_eq!(
+            resolve(&a, &[]).unwrap().connect.time_zone.as_deref(),
+            Some("UTC")
+        );
     }
 
     #[test]

@@ -97,6 +97,8 @@ pub(super) fn parse_url(text: &str) -> Result<ParsedUrl, Error> {
             connect_timeout: Duration::from_secs(DEFAULT_CONNECT_TIMEOUT),
             read_timeout: Some(Duration::from_secs(DEFAULT_READ_TIMEOUT)),
             max_row_size: DEFAULT_MAX_ROW_SIZE,
+            read_only: true,
+            time_zone: None,
         },
         url_ssl_mode,
     })

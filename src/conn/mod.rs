@@ -2,6 +2,7 @@
 //! and hand result packets to a caller's handler without copying them.
 
 mod batch;
+pub mod cancel;
 mod inbuf;
 mod record;
 pub mod tls;
@@ -14,7 +15,7 @@ use gd_protocol::ProtocolError;
 use gd_protocol::command::{COM_QUIT, com_query};
 use gd_protocol::framing::{Decoded, Framer};
 use gd_protocol::handshake::{AuthStep, Credentials, Greeting, Login, Negotiated};
-use gd_protocol::resultset::QueryDecoder;
+use gd_protocol::resultset::{Event, QueryDecoder};
 use inbuf::InBuf;
 use std::io;
 use std::time::Duration;
@@ -29,6 +30,54 @@ const SESSION_SETUP: &str = "SET NAMES utf8mb4, \
      SESSION net_write_timeout = 86400, \
      SESSION net_read_timeout = 86400, \
      SESSION wait_timeout = 86400";
+
+/// The whole set-up statement for `opts` on the server that sent `greeting`:
+/// one round trip. Unless writes are allowed, the session's transactions are
+/// read-only (`SET SESSION TRANSACTION READ ONLY` as a variable, so that it
+/// fits in the same `SET`): an UPDATE, INSERT, DELETE or DDL then fails with
+/// the server's error 1792.
+fn session_setup(opts: &ConnectOptions, greeting: &Greeting) -> String {
+    let mut sql = String::from(SESSION_SETUP);
+    if opts.read_only {
+        sql.push_str(", SESSION ");
+        sql.push_str(read_only_variable(
+            &greeting.server_version,
+            greeting.is_mariadb(),
+        ));
+        sql.push_str(" = 1");
+    }
+    // Checked by the configuration: no quote or backslash can be inside.
+    if let Some(zone) = &opts.time_zone {
+        sql.push_str(", SESSION time_zone = '");
+        sql.push_str(zone);
+        sql.push('\'');
+    }
+    sql
+}
+
+/// The server's error for an unknown time zone.
+const ER_UNKNOWN_TIME_ZONE: u16 = 1298;
+
+/// The name of the session's transaction access mode variable: MySQL 8 knows
+/// only `transaction_read_only` (since 5.7.20), MariaDB before 11.1 only
+/// `tx_read_only` (11.1 renamed it and keeps the old name as deprecated).
+fn read_only_variable(server_version: &str, mariadb: bool) -> &'static str {
+    // MariaDB 10.x announces itself as "5.5.5-10.11.6-MariaDB...".
+    let version = server_version
+        .strip_prefix("5.5.5-")
+        .unwrap_or(server_version);
+    let mut parts = version
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let mut next = || parts.next().unwrap_or(0);
+    let v = (next(), next(), next());
+    let mariadb = mariadb || server_version.contains("MariaDB");
+    if (mariadb && v >= (11, 1, 0)) || (!mariadb && v >= (5, 7, 20)) {
+        "transaction_read_only"
+    } else {
+        "tx_read_only"
+    }
+}
 
 /// Why reading packets stopped.
 #[derive(Debug)]
@@ -204,22 +253,33 @@ impl Session {
         tracing::debug!(user = %opts.user, "logged in");
         // The set-up statement is still part of connecting: a connection
         // lost or garbled here is a connection failure (3), not a query one.
-        session.execute(SESSION_SETUP).await.map_err(|e| match e {
-            Error::Stream {
-                source: StreamError::Io(e),
-                ..
-            } => io_err(e),
-            Error::Stream {
-                source: StreamError::ReadTimeout { .. },
-                ..
-            } => io_err(io::ErrorKind::TimedOut.into()),
-            Error::Stream {
-                source: StreamError::Protocol(e),
-                ..
-            }
-            | Error::Query(e) => login_err(e),
-            other => other,
-        })?;
+        session
+            .execute(&session_setup(opts, &greeting))
+            .await
+            .map_err(|e| match e {
+                Error::Stream {
+                    source: StreamError::Io(e),
+                    ..
+                } => io_err(e),
+                Error::Stream {
+                    source: StreamError::ReadTimeout { .. },
+                    ..
+                } => io_err(io::ErrorKind::TimedOut.into()),
+                Error::Query(ProtocolError::Server(e)) if e.code == ER_UNKNOWN_TIME_ZONE => {
+                    Error::Usage(format!(
+                        "the server does not know the time zone {:?} (--time-zone): {e}; use \
+                         an offset such as +00:00, or load the server's time zone tables \
+                         (mariadb-tzinfo-to-sql)",
+                        opts.time_zone.as_deref().unwrap_or_default()
+                    ))
+                }
+                Error::Stream {
+                    source: StreamError::Protocol(e),
+                    ..
+                }
+                | Error::Query(e) => login_err(e),
+                other => other,
+            })?;
         Ok(session)
     }
 
@@ -278,6 +338,47 @@ impl Session {
         })
         .await
         .map_err(to_error)
+    }
+
+    /// Runs a statement with a small text result (such as `SHOW WARNINGS`)
+    /// and returns its rows, NULL as an empty string. Not for exports: it
+    /// collects the rows.
+    pub async fn query_rows(&mut self, sql: &str) -> Result<Vec<Vec<String>>, Error> {
+        let to_error = |e: PacketError<ProtocolError>| match e {
+            PacketError::Io(e) => Error::Stream {
+                rows: 0,
+                source: e.into(),
+            },
+            PacketError::Timeout(limit) => Error::Stream {
+                rows: 0,
+                source: StreamError::ReadTimeout {
+                    seconds: limit.as_secs(),
+                },
+            },
+            PacketError::Protocol(e) | PacketError::Handler(e) => Error::Query(e),
+        };
+        self.send_query(sql)
+            .await
+            .map_err(|e| to_error(PacketError::Io(e)))?;
+        let mut decoder = self.decoder();
+        let mut rows = Vec::new();
+        self.for_each_packet(false, |payload| {
+            if let Event::Row(row) = decoder.feed(payload)? {
+                rows.push(
+                    row.iter()
+                        .map(|f| String::from_utf8_lossy(f.unwrap_or_default()).into_owned())
+                        .collect(),
+                );
+            }
+            Ok(if decoder.is_done() {
+                Flow::Stop
+            } else {
+                Flow::Continue
+            })
+        })
+        .await
+        .map_err(to_error)?;
+        Ok(rows)
     }
 
     /// Hands every packet of the current response to `handler`, in order,
@@ -449,5 +550,28 @@ async fn read_owned(
             .fill(inbuf, need, None)
             .await
             .map_err(PacketError::Io)?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_only_variable;
+
+    #[test]
+    fn the_read_only_variable_follows_the_server_version() {
+        for (version, mariadb, name) in [
+            ("5.5.5-10.11.6-MariaDB-0+deb12u1", true, "tx_read_only"),
+            ("5.5.5-10.4.34-MariaDB", false, "tx_read_only"),
+            ("11.0.2-MariaDB", true, "tx_read_only"),
+            ("11.4.2-MariaDB-ubu2404", true, "transaction_read_only"),
+            ("8.0.36", false, "transaction_read_only"),
+            ("8.4.0-commercial", false, "transaction_read_only"),
+            ("5.7.44-log", false, "transaction_read_only"),
+            ("5.7.19", false, "tx_read_only"),
+            ("5.6.51", false, "tx_read_only"),
+            ("garbage", false, "tx_read_only"),
+        ] {
+            assert_eq!(read_only_variable(version, mariadb), name, "{version}");
+        }
     }
 }

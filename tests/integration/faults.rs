@@ -741,6 +741,13 @@ fn sigterm_mid_export_is_143_and_removes_the_temporary_file() {
     signal_mid_export("TERM", 143);
 }
 
+/// Issue 16: a closed terminal (SIGHUP) is handled like SIGTERM, not with the default action
+/// that left `.out.csv.gd-tmp-PID-0` behind.
+#[test]
+fn sighup_mid_export_is_129_and_removes_the_temporary_file() {
+    signal_mid_export("HUP", 129);
+}
+
 /// Records real exchanges with the test server as fuzz seeds under fuzz/corpus-seeds/:
 /// `cargo test --test integration record_fuzz_seeds -- --ignored` (then commit them).
 /// Inputs follow each target's layout (see fuzz/fuzz_targets/*.rs).
