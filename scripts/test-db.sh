@@ -312,6 +312,8 @@ GRANT ALL PRIVILEGES ON bench.* TO 'gd'@'%', 'gd'@'localhost';
 -- PROCESS to see other sessions; CONNECTION ADMIN is what KILL of another user's query needs
 -- in MariaDB 10.11 (SUPER is not needed).
 GRANT PROCESS, CONNECTION ADMIN ON *.* TO 'gd'@'%', 'gd'@'localhost';
+-- RELOAD for the consistent snapshot of parallel exports (BACKUP STAGE BLOCK_COMMIT).
+GRANT RELOAD ON *.* TO 'gd'@'%', 'gd'@'localhost';
 -- TLS and authentication-method accounts (issue 3).
 CREATE USER IF NOT EXISTS 'gd_tls'@'%' IDENTIFIED BY 'tls_pass';
 ALTER USER 'gd_tls'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('tls_pass') REQUIRE SSL;

@@ -66,6 +66,36 @@ pub struct Cli {
     #[arg(long)]
     pub allow_writes: bool,
 
+    /// Export over N connections at once, the result split into chunks by --split-by or the
+    /// primary key of --table; all N read one consistent snapshot (see --consistency)
+    /// [default: 1]
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<u32>,
+
+    /// The column of the result to split a parallel export on: an integer, DECIMAL without
+    /// fraction digits, DATE or DATETIME/TIMESTAMP column, ideally indexed
+    #[arg(long, value_name = "COLUMN")]
+    pub split_by: Option<String>,
+
+    /// Export a whole table (SELECT * FROM NAME), split on its primary key when it is one
+    /// integer column; NAME may be schema.table
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["query", "positional_query", "query_file"])]
+    pub table: Option<String>,
+
+    /// With --table: only the rows matching this SQL condition
+    #[arg(long = "where", value_name = "COND", requires = "table")]
+    pub where_: Option<String>,
+
+    /// With --threads: snapshot (one consistent view for all connections; needs the RELOAD
+    /// privilege for a moment's commit lock) or none [default: snapshot]
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub consistency: Option<Consistency>,
+
+    /// With --threads: rows per chunk query to aim for [default: from the table's size, at
+    /// most 100000]
+    #[arg(long, value_name = "ROWS")]
+    pub chunk_rows: Option<u64>,
+
     /// Print the effective configuration as JSON (password redacted) and exit
     #[arg(long)]
     pub dump_config: bool,
@@ -162,6 +192,18 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+/// Whether the connections of a parallel export share one snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Consistency {
+    /// Every connection reads the same moment: commits are blocked while
+    /// the N transactions start (BACKUP STAGE BLOCK_COMMIT on MariaDB,
+    /// FLUSH TABLES WITH READ LOCK elsewhere).
+    Snapshot,
+    /// Each connection reads whatever is committed when its chunks run.
+    None,
 }
 
 /// MySQL's `--ssl-mode` values.

@@ -133,6 +133,10 @@ pub enum Error {
          no output written"
     )]
     ReadOnly(ServerError),
+    /// The connections of a parallel export could not share one snapshot
+    /// (the message names the privilege and `--consistency none`).
+    #[error("cannot start one snapshot for all connections: {0}")]
+    Snapshot(String),
     /// The statement returned no result set (an UPDATE, a DO, a CALL without
     /// a SELECT) and --allow-empty was not given.
     #[error(
@@ -160,6 +164,9 @@ pub enum Error {
 /// Why a started export failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StreamError {
+    /// A chunk query of a parallel export answered unlike the others.
+    #[error("{0}")]
+    Chunk(&'static str),
     /// The server sent an error or a malformed packet.
     #[error("{0}")]
     Protocol(#[from] ProtocolError),
@@ -196,7 +203,7 @@ impl Error {
             | Self::ConnectTimeout { .. }
             | Self::Login { .. }
             | Self::LoginIo { .. } => 3,
-            Self::Query(_) | Self::Stream { .. } | Self::ReadOnly(_) => 4,
+            Self::Query(_) | Self::Stream { .. } | Self::ReadOnly(_) | Self::Snapshot(_) => 4,
             Self::QueryFile { .. } | Self::Output { .. } | Self::ReadOnlyOutput { .. } => 5,
             Self::Interrupted { code, .. } => *code,
         }
@@ -224,6 +231,7 @@ mod tests {
         let io = || io::Error::other("x");
         let cases: Vec<(Error, u8)> = vec![
             (Error::NoRows, 1),
+            (Error::Snapshot("x".into()), 4),
             (Error::NoResultSet { affected_rows: 3 }, 1),
             (
                 Error::ReadOnly(ServerError {

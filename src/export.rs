@@ -218,13 +218,13 @@ pub struct Pipeline<W> {
 /// so that whole blocks can go to the disk without a copy. Writers append
 /// to `buf` and never look before where they started.
 #[derive(Debug)]
-struct Output {
-    buf: Vec<u8>,
+pub(crate) struct Output {
+    pub(crate) buf: Vec<u8>,
     base: usize,
 }
 
 impl Output {
-    fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         let mut out = Self {
             buf: Vec::with_capacity(capacity + BLOCK_ALIGN),
             base: 0,
@@ -234,7 +234,7 @@ impl Output {
     }
 
     #[inline]
-    fn pending(&self) -> &[u8] {
+    pub(crate) fn pending(&self) -> &[u8] {
         &self.buf[self.base..]
     }
 
@@ -242,7 +242,11 @@ impl Output {
     /// and moves the rest (usually part of a row) to the front. Returns the
     /// bytes handed over.
     #[inline]
-    fn flush_whole(&mut self, block: usize, sink: &mut impl BlockSink) -> Result<usize, Error> {
+    pub(crate) fn flush_whole(
+        &mut self,
+        block: usize,
+        sink: &mut impl BlockSink,
+    ) -> Result<usize, Error> {
         let pending = self.buf.len() - self.base;
         if pending < block {
             return Ok(0);

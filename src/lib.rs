@@ -12,6 +12,7 @@ pub mod conn;
 pub mod error;
 pub mod export;
 pub mod format;
+pub mod parallel;
 pub mod plan;
 pub mod sink;
 #[doc(hidden)]

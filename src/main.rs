@@ -2,7 +2,7 @@ use clap::{CommandFactory, Parser};
 use gold_digger::cli::{Cli, Command};
 use gold_digger::config::Config;
 use gold_digger::conn::cancel::Canceller;
-use gold_digger::{Error, export};
+use gold_digger::{Error, export, parallel};
 use std::process::ExitCode;
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -61,7 +61,13 @@ fn run(cli: &Cli) -> Result<(), Error> {
         // A closed terminal or SSH session: handled as SIGTERM, never with
         // the default action, which would leave the temporary file behind.
         let mut hup = install(SignalKind::hangup())?;
-        let mut export = std::pin::pin!(export::run(&config, &canceller));
+        let mut export = std::pin::pin!(async {
+            if config.parallel.threads > 1 {
+                parallel::run(&config, &canceller).await
+            } else {
+                export::run(&config, &canceller).await
+            }
+        });
         let (name, code) = tokio::select! {
             result = &mut export => return result,
             _ = int.recv() => ("SIGINT", 130),

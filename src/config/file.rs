@@ -2,7 +2,7 @@
 //! names, and how it is read. Errors never quote the file's lines, which may
 //! hold a password.
 
-use crate::cli::SslMode;
+use crate::cli::{Consistency, SslMode};
 use crate::error::Error;
 use crate::format::{BinaryEncoding, Format};
 use serde::Deserialize;
@@ -31,6 +31,13 @@ pub(super) struct FileConfig {
     pub(super) force: Option<bool>,
     pub(super) allow_writes: Option<bool>,
     pub(super) time_zone: Option<String>,
+    pub(super) threads: Option<u32>,
+    pub(super) split_by: Option<String>,
+    pub(super) table: Option<String>,
+    #[serde(rename = "where")]
+    pub(super) where_: Option<String>,
+    pub(super) consistency: Option<Consistency>,
+    pub(super) chunk_rows: Option<u64>,
     pub(super) no_header: Option<bool>,
     pub(super) crlf: Option<bool>,
     pub(super) null: Option<String>,

@@ -11,7 +11,7 @@ mod file;
 mod tls;
 mod url;
 
-use crate::cli::{Cli, SslMode};
+use crate::cli::{Cli, Consistency, SslMode};
 use crate::conn::tls::TlsClient;
 use crate::error::Error;
 use crate::format::{Format, FormatOptions, LineEnding};
@@ -178,6 +178,8 @@ pub struct Config {
     pub connect: ConnectOptions,
     /// The SQL to run.
     pub query: String,
+    /// How many connections, and how the query is split among them.
+    pub parallel: Parallel,
     /// Output path; `-` is stdout.
     pub output: PathBuf,
     /// Output format.
@@ -212,9 +214,15 @@ pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 impl Config {
     /// Merges `cli`, the environment (through `env`) and the config file.
     pub fn resolve(cli: &Cli, env: EnvLookup<'_>) -> Result<Self, Error> {
-        let file = match &cli.config {
+        let mut file = match &cli.config {
             Some(path) => load_file(path)?,
             None => FileConfig::default(),
+        };
+        let file_parallel = FileParallel {
+            threads: file.threads,
+            split_by: file.split_by.take(),
+            consistency: file.consistency,
+            chunk_rows: file.chunk_rows,
         };
 
         let url = cli
@@ -240,10 +248,29 @@ impl Config {
             (None, Some(f)) => Some(QuerySource::File(f)),
             (None, None) => None,
         };
-        let query = match cli_query
+        let table = cli.table.clone().or(file.table);
+        let table_where = cli.where_.clone().or(file.where_);
+        let query_source = cli_query
             .or_else(|| env("DATABASE_QUERY").map(QuerySource::Text))
-            .or(file_query)
-        {
+            .or(file_query);
+        let query_source = match (&table, query_source) {
+            (Some(_), Some(_)) => {
+                return Err(Error::usage(
+                    "--table exports a whole table: give it or a query, not both",
+                ));
+            }
+            (Some(name), None) => Some(QuerySource::Text(table_query(
+                name,
+                table_where.as_deref(),
+            )?)),
+            (None, _) if table_where.is_some() => {
+                return Err(Error::usage(
+                    "--where needs --table (put the condition into the query)",
+                ));
+            }
+            (None, source) => source,
+        };
+        let query = match query_source {
             Some(QuerySource::Text(q)) => q,
             Some(QuerySource::File(path)) => std::fs::read_to_string(&path)
                 .map_err(|source| Error::QueryFile { path, source })?,
@@ -374,8 +401,10 @@ impl Config {
         }
         connect.options.time_zone = time_zone;
 
+        let parallel = resolve_parallel(cli, &file_parallel, &query, table)?;
         Ok(Self {
             connect: connect.options,
+            parallel,
             query,
             output,
             format,
@@ -388,6 +417,92 @@ impl Config {
             warnings: tls.warnings,
         })
     }
+}
+
+/// How many connections export, and how the query is split among them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Parallel {
+    /// Connections (1: the plain single-connection export).
+    pub threads: u32,
+    /// The column to split on; `None` with a `table`: its primary key.
+    pub split_by: Option<String>,
+    /// The table of `--table`, whose primary key is the default split column.
+    pub table: Option<String>,
+    /// Whether all connections read one snapshot.
+    pub consistency: Consistency,
+    /// Rows per chunk to aim for (`None`: from the server's estimate).
+    pub chunk_rows: Option<u64>,
+}
+
+/// Most connections of a parallel export: beyond the server's cores more
+/// only queue, and each holds a transaction open for the whole export.
+pub const MAX_THREADS: u32 = 64;
+
+/// The parallel settings of the config file, taken before the rest of it is consumed.
+struct FileParallel {
+    threads: Option<u32>,
+    split_by: Option<String>,
+    consistency: Option<Consistency>,
+    chunk_rows: Option<u64>,
+}
+
+fn resolve_parallel(
+    cli: &Cli,
+    file: &FileParallel,
+    query: &str,
+    table: Option<String>,
+) -> Result<Parallel, Error> {
+    let threads = cli.threads.or(file.threads).unwrap_or(1);
+    if !(1..=MAX_THREADS).contains(&threads) {
+        return Err(Error::usage(format!(
+            "--threads must be between 1 and {MAX_THREADS}, not {threads}"
+        )));
+    }
+    let split_by = cli.split_by.clone().or_else(|| file.split_by.clone());
+    if threads > 1 {
+        if split_by.is_none() && table.is_none() {
+            return Err(Error::usage(format!(
+                "--threads {threads} needs a column to split the rows by: pass --split-by \
+                 COLUMN (an indexed integer or date column of the result), or export a table \
+                 with --table NAME, which splits on its primary key"
+            )));
+        }
+        crate::plan::query::check_splittable(query).map_err(Error::Usage)?;
+    }
+    let chunk_rows = cli.chunk_rows.or(file.chunk_rows);
+    if chunk_rows == Some(0) {
+        return Err(Error::usage("--chunk-rows must be at least 1"));
+    }
+    Ok(Parallel {
+        threads,
+        split_by,
+        table,
+        consistency: cli
+            .consistency
+            .or(file.consistency)
+            .unwrap_or(Consistency::Snapshot),
+        chunk_rows,
+    })
+}
+
+/// `SELECT * FROM name [WHERE (cond)]` for `--table`: each dot-separated
+/// part of the name quoted as an identifier.
+fn table_query(name: &str, condition: Option<&str>) -> Result<String, Error> {
+    let parts: Vec<&str> = name.split('.').collect();
+    if name.is_empty() || parts.len() > 2 || parts.iter().any(|p| p.is_empty()) {
+        return Err(Error::usage(format!(
+            "--table {name:?}: expected NAME or SCHEMA.NAME"
+        )));
+    }
+    let quoted: Vec<String> = parts
+        .iter()
+        .map(|p| crate::plan::quote_identifier(p))
+        .collect();
+    let mut sql = format!("SELECT * FROM {}", quoted.join("."));
+    if let Some(condition) = condition.map(str::trim).filter(|c| !c.is_empty()) {
+        sql.push_str(&format!(" WHERE (\n{condition}\n)"));
+    }
+    Ok(sql)
 }
 
 /// Drops surrounding whitespace and trailing semicolons (a query file often

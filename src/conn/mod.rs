@@ -11,11 +11,11 @@ pub mod transport;
 use crate::cli::SslMode;
 use crate::config::{ConnectOptions, Endpoint};
 use crate::error::{Error, StreamError};
-use gd_protocol::ProtocolError;
 use gd_protocol::command::{COM_QUIT, com_query};
 use gd_protocol::framing::{Decoded, Framer};
 use gd_protocol::handshake::{AuthStep, Credentials, Greeting, Login, Negotiated};
 use gd_protocol::resultset::{Event, QueryDecoder};
+use gd_protocol::{ColumnDef, ProtocolError};
 use inbuf::InBuf;
 use std::io;
 use std::time::Duration;
@@ -344,6 +344,20 @@ impl Session {
     /// and returns its rows, NULL as an empty string. Not for exports: it
     /// collects the rows.
     pub async fn query_rows(&mut self, sql: &str) -> Result<Vec<Vec<String>>, Error> {
+        let (_, rows) = self.query_table(sql).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| row.into_iter().map(Option::unwrap_or_default).collect())
+            .collect())
+    }
+
+    /// Runs a statement with a small text result (a plan's `EXPLAIN`, a
+    /// `MIN()`) and returns its columns and its rows, NULL as `None`. Not for
+    /// exports: it collects the rows.
+    pub async fn query_table(
+        &mut self,
+        sql: &str,
+    ) -> Result<(Vec<ColumnDef>, Vec<Vec<Option<String>>>), Error> {
         let to_error = |e: PacketError<ProtocolError>| match e {
             PacketError::Io(e) => Error::Stream {
                 rows: 0,
@@ -361,14 +375,20 @@ impl Session {
             .await
             .map_err(|e| to_error(PacketError::Io(e)))?;
         let mut decoder = self.decoder();
+        let mut columns = Vec::new();
         let mut rows = Vec::new();
         self.for_each_packet(false, |payload| {
-            if let Event::Row(row) = decoder.feed(payload)? {
+            let event = decoder.feed(payload)?;
+            let first_columns = matches!(event, Event::Columns) && columns.is_empty();
+            if let Event::Row(row) = event {
                 rows.push(
                     row.iter()
-                        .map(|f| String::from_utf8_lossy(f.unwrap_or_default()).into_owned())
+                        .map(|f| f.map(|f| String::from_utf8_lossy(f).into_owned()))
                         .collect(),
                 );
+            }
+            if first_columns {
+                columns = decoder.columns().to_vec();
             }
             Ok(if decoder.is_done() {
                 Flow::Stop
@@ -378,7 +398,7 @@ impl Session {
         })
         .await
         .map_err(to_error)?;
-        Ok(rows)
+        Ok((columns, rows))
     }
 
     /// Hands every packet of the current response to `handler`, in order,

@@ -1,0 +1,492 @@
+//! The parallel export (`--threads N`): the query split into chunk queries
+//! (see [`crate::plan`]) that N connections take from one queue, all
+//! reading one snapshot, their rows written by one writer into one output.
+//!
+//! Everything runs on the one runtime thread: the server formats the rows
+//! and is the bottleneck, while our part of a row costs a seventh of the
+//! `mariadb` client's. A worker's packets are handed to the shared writer
+//! one whole row at a time, so rows from different connections never
+//! interleave inside a row, the header and a JSON document's brackets are
+//! written once, and memory is one receive buffer per connection plus the
+//! one output buffer: flat in the row count.
+
+use crate::cli::Consistency;
+use crate::config::Config;
+use crate::conn::cancel::Canceller;
+use crate::conn::{Flow, PacketError, Session};
+use crate::error::{Error, StreamError};
+use crate::export::{FLUSH_AT, Output, Summary};
+use crate::format::csv::DelimitedWriter;
+use crate::format::json::JsonWriter;
+use crate::format::{Format, RowWriter};
+use crate::plan::keys::KeyType;
+use crate::plan::{Chunk, Chunker, MAX_PROBES, Split, Verdict, quote_identifier};
+use crate::sink::Sink;
+use gd_protocol::ProtocolError;
+use gd_protocol::resultset::{Event, QueryDecoder};
+use std::cell::RefCell;
+use tokio::sync::Mutex;
+
+/// Rows per chunk when `--chunk-rows` is not given: enough chunks that the
+/// last one to finish leaves the other connections idle only briefly (a
+/// chunk of this size is well under a second of server time), few enough
+/// that the per-query cost does not show.
+const DEFAULT_CHUNK_ROWS: u64 = 100_000;
+
+/// Chunks per connection aimed at for small results.
+const CHUNKS_PER_CONNECTION: u64 = 16;
+
+/// Runs the configured export over `config.parallel.threads` connections.
+pub async fn run(config: &Config, canceller: &Canceller) -> Result<Summary, Error> {
+    let sink = Sink::open(&config.output, config.force)?;
+    let threads = config.parallel.threads as usize;
+    let mut sessions =
+        futures_util::future::try_join_all((0..threads).map(|_| Session::connect(&config.connect)))
+            .await?;
+    for s in &sessions {
+        canceller.register(s.connection_id);
+    }
+    let opts = &config.format_options;
+    let result = match config.format {
+        Format::Csv => export(&mut sessions, DelimitedWriter::csv(opts), sink, config).await,
+        Format::Tsv => export(&mut sessions, DelimitedWriter::tsv(opts), sink, config).await,
+        Format::Json => export(&mut sessions, JsonWriter::new(opts), sink, config).await,
+    };
+    match &result {
+        Ok(_) => {
+            for s in sessions {
+                canceller.unregister(s.connection_id);
+                s.quit().await;
+            }
+        }
+        // The other connections may still be busy with their chunks.
+        Err(_) => canceller.cancel().await,
+    }
+    result
+}
+
+async fn export<W: RowWriter>(
+    sessions: &mut [Session],
+    writer: W,
+    sink: Sink,
+    config: &Config,
+) -> Result<Summary, Error> {
+    let split = plan_split(&mut sessions[0], config).await?;
+    if config.parallel.consistency == Consistency::Snapshot {
+        snapshot(sessions, config).await?;
+    }
+    let chunker = new_chunker(&mut sessions[0], &split, config).await?;
+    let planner = Mutex::new(Planner { split, chunker });
+    let merge = RefCell::new(Merge {
+        writer,
+        out: Output::new(FLUSH_AT + FLUSH_AT / 4),
+        sink,
+        rows: 0,
+        bytes: 0,
+        columns: None,
+    });
+    futures_util::future::try_join_all(
+        sessions
+            .iter_mut()
+            .map(|session| worker(session, &planner, &merge)),
+    )
+    .await?;
+    let chunks = planner.lock().await.chunker.issued();
+    let merge = merge.into_inner();
+    tracing::info!(chunks, "all chunks exported");
+    merge.finish(config.allow_empty)
+}
+
+/// Finds the split column in the result and checks its type.
+async fn plan_split(session: &mut Session, config: &Config) -> Result<Split, Error> {
+    let parallel = &config.parallel;
+    let column = match (&parallel.split_by, &parallel.table) {
+        (Some(column), _) => column.clone(),
+        (None, Some(table)) => primary_key(session, table).await?,
+        (None, None) => return Err(Error::usage("--threads needs --split-by or --table")),
+    };
+    let probe = format!("SELECT * FROM (\n{}\n) AS gd_chunk LIMIT 0", config.query);
+    let (columns, _) = session.query_table(&probe).await?;
+    let matching: Vec<_> = columns
+        .iter()
+        .filter(|c| c.name.eq_ignore_ascii_case(&column))
+        .collect();
+    let found = match matching.as_slice() {
+        [one] => *one,
+        [] => {
+            return Err(Error::usage(format!(
+                "--split-by {column}: the result has no such column (it has: {}); name a \
+                 column of the query's result, by its alias if it has one",
+                columns
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        _ => {
+            return Err(Error::usage(format!(
+                "--split-by {column}: the result has {} columns of that name; give them \
+                 distinct aliases",
+                matching.len()
+            )));
+        }
+    };
+    let key = KeyType::of(found).map_err(|why| {
+        Error::usage(format!(
+            "--split-by {column}: cannot split on this column, because {why}; split on an \
+             integer, DECIMAL without fraction digits, DATE or DATETIME column, or run with \
+             --threads 1"
+        ))
+    })?;
+    Ok(Split {
+        query: config.query.clone(),
+        column: found.name.clone(),
+        key,
+    })
+}
+
+/// The one column of `table`'s primary key.
+async fn primary_key(session: &mut Session, table: &str) -> Result<String, Error> {
+    let (schema, name) = match table.split_once('.') {
+        Some((schema, name)) => (format!("'{}'", sql_string(schema)), name),
+        None => ("DATABASE()".to_string(), table),
+    };
+    let sql = format!(
+        "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE \
+         WHERE CONSTRAINT_NAME = 'PRIMARY' AND TABLE_SCHEMA = {schema} AND TABLE_NAME = '{}' \
+         ORDER BY ORDINAL_POSITION",
+        sql_string(name)
+    );
+    let (_, rows) = session.query_table(&sql).await?;
+    match rows.as_slice() {
+        [row] => row
+            .first()
+            .cloned()
+            .flatten()
+            .ok_or_else(|| Error::usage("the server returned an empty primary-key column name")),
+        [] => Err(Error::usage(format!(
+            "--table {table} has no primary key (or is not visible to this account): pass \
+             --split-by COLUMN with an indexed integer or date column"
+        ))),
+        _ => Err(Error::usage(format!(
+            "--table {table} has a primary key of {} columns: pass --split-by COLUMN with its \
+             first column, or another indexed integer or date column",
+            rows.len()
+        ))),
+    }
+}
+
+/// `text` escaped for a single-quoted SQL string.
+fn sql_string(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('\'', "\\'")
+}
+
+/// The server's error when an account lacks a privilege.
+const ER_SPECIFIC_ACCESS_DENIED: u16 = 1227;
+
+/// Starts one snapshot on every worker: commits are blocked while the N
+/// transactions start, so that all of them see the same commits. The lock
+/// is held for the few milliseconds that takes, on a connection of its own.
+async fn snapshot(workers: &mut [Session], config: &Config) -> Result<(), Error> {
+    let mut control = Session::connect(&config.connect).await?;
+    // BACKUP STAGE BLOCK_COMMIT (MariaDB 10.4.1+) blocks commits without
+    // FLUSH TABLES WITH READ LOCK's table flush, which waits for every
+    // running query on the tables and stalls all writers meanwhile.
+    let mariadb = control.server_version.contains("MariaDB");
+    let (lock, unlock): (&[&str], &str) = if mariadb {
+        (
+            &["BACKUP STAGE START", "BACKUP STAGE BLOCK_COMMIT"],
+            "BACKUP STAGE END",
+        )
+    } else {
+        (&["FLUSH TABLES WITH READ LOCK"], "UNLOCK TABLES")
+    };
+    for statement in lock {
+        control
+            .execute(statement)
+            .await
+            .map_err(|e| explain_lock_error(e, statement))?;
+    }
+    let started = futures_util::future::try_join_all(workers.iter_mut().map(|w| async {
+        w.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            .await?;
+        w.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+            .await
+    }))
+    .await;
+    let released = control.execute(unlock).await;
+    control.quit().await;
+    started?;
+    released?;
+    tracing::debug!(connections = workers.len(), "snapshot started");
+    Ok(())
+}
+
+#[cold]
+fn explain_lock_error(e: Error, statement: &str) -> Error {
+    match &e {
+        Error::Query(ProtocolError::Server(s)) if s.code == ER_SPECIFIC_ACCESS_DENIED => {
+            Error::Snapshot(format!(
+                "{statement} was refused ({s}): one consistent snapshot over several \
+                 connections needs the RELOAD privilege, to hold commits for the moment the \
+                 connections start their transactions; grant it (GRANT RELOAD ON *.* TO the \
+                 account), or pass --consistency none to let each chunk read what is \
+                 committed when it runs"
+            ))
+        }
+        _ => e,
+    }
+}
+
+/// The chunker for `split`: the key's bounds, the result's size and the
+/// check whether estimates see ranges, read in the snapshot.
+async fn new_chunker(
+    session: &mut Session,
+    split: &Split,
+    config: &Config,
+) -> Result<Chunker, Error> {
+    let (_, rows) = session.query_table(&split.bounds_sql()).await?;
+    let field = |i: usize| {
+        rows.first()
+            .and_then(|r| r.get(i).cloned().flatten())
+            .and_then(|v| split.key.parse(v.as_bytes()))
+    };
+    let bounds = field(0).zip(field(1));
+    let total = explain_rows(
+        session,
+        &format!(
+            "EXPLAIN {}",
+            split.chunk_sql(Chunk::Range { lo: None, hi: None })
+        ),
+    )
+    .await?;
+    let threads = u64::from(config.parallel.threads);
+    let target = config.parallel.chunk_rows.unwrap_or_else(|| {
+        (total / (threads * CHUNKS_PER_CONNECTION)).clamp(1_000, DEFAULT_CHUNK_ROWS)
+    });
+    let mut chunker = Chunker::new(bounds, total, target);
+    if chunker.wants_estimates() {
+        let (lo, hi) = chunker.calibration_range();
+        let estimate = explain_rows(session, &split.explain_sql(lo, hi)).await?;
+        chunker.calibrate(estimate, config.parallel.threads);
+        if !chunker.wants_estimates() {
+            tracing::warn!(
+                "the server's estimates do not see ranges of {} (is it indexed?): every chunk \
+                 reads the whole result, so the export is cut into only {} chunks",
+                split.column,
+                2 * threads
+            );
+        }
+    }
+    tracing::debug!(?bounds, total, target, "chunk plan");
+    Ok(chunker)
+}
+
+/// The largest `rows` of an `EXPLAIN`: the server's estimate of the rows
+/// the statement reads.
+async fn explain_rows(session: &mut Session, sql: &str) -> Result<u64, Error> {
+    let (columns, rows) = session.query_table(sql).await?;
+    let Some(at) = columns
+        .iter()
+        .position(|c| c.name.eq_ignore_ascii_case("rows"))
+    else {
+        return Ok(0);
+    };
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.get(at).cloned().flatten())
+        .filter_map(|v| v.parse::<u64>().ok())
+        .max()
+        .unwrap_or(0))
+}
+
+/// The queue of chunks: the plan and where it stands.
+struct Planner {
+    split: Split,
+    chunker: Chunker,
+}
+
+impl Planner {
+    /// The next chunk and its SQL, sized with `session`'s estimates.
+    async fn next(&mut self, session: &mut Session) -> Result<Option<(Chunk, String)>, Error> {
+        if let Some(lo) = self.chunker.gap_start() {
+            let col = format!("gd_chunk.{}", quote_identifier(&self.split.column));
+            let sql = format!(
+                "SELECT MIN({col}) FROM (\n{}\n) AS gd_chunk WHERE {col} >= {}",
+                self.split.query,
+                self.split.key.literal(lo)
+            );
+            let (_, rows) = session.query_table(&sql).await?;
+            let key = rows
+                .first()
+                .and_then(|r| r.first().cloned().flatten())
+                .and_then(|v| self.split.key.parse(v.as_bytes()));
+            self.chunker.skip_to(key);
+        }
+        let mut probes = 0;
+        while self.chunker.wants_estimates() && probes < MAX_PROBES {
+            let Some((lo, hi)) = self.chunker.proposal() else {
+                break;
+            };
+            probes += 1;
+            let estimate = explain_rows(session, &self.split.explain_sql(lo, hi)).await?;
+            if self.chunker.estimate(estimate) == Verdict::Take {
+                break;
+            }
+        }
+        Ok(self
+            .chunker
+            .take()
+            .map(|chunk| (chunk, self.split.chunk_sql(chunk))))
+    }
+}
+
+/// One connection's loop: take a chunk, stream its rows into the merge.
+async fn worker<W: RowWriter>(
+    session: &mut Session,
+    planner: &Mutex<Planner>,
+    merge: &RefCell<Merge<W>>,
+) -> Result<(), Error> {
+    loop {
+        let next = planner.lock().await.next(session).await?;
+        let Some((chunk, sql)) = next else {
+            return Ok(());
+        };
+        let rows_before = merge.borrow().rows;
+        session.send_query(&sql).await.map_err(|e| Error::Stream {
+            rows: rows_before,
+            source: e.into(),
+        })?;
+        let mut decoder = session.decoder();
+        let mut chunk_rows = 0u64;
+        session
+            .for_each_packet(true, |payload| {
+                merge
+                    .borrow_mut()
+                    .packet(&mut decoder, payload, &mut chunk_rows)
+            })
+            .await
+            .map_err(|e| {
+                let rows = merge.borrow().rows;
+                match e {
+                    PacketError::Handler(e) => e,
+                    PacketError::Protocol(e) => Error::Stream {
+                        rows,
+                        source: StreamError::Protocol(e),
+                    },
+                    PacketError::Io(e) => Error::Stream {
+                        rows,
+                        source: StreamError::Io(e),
+                    },
+                    PacketError::Timeout(limit) => Error::Stream {
+                        rows,
+                        source: StreamError::ReadTimeout {
+                            seconds: limit.as_secs(),
+                        },
+                    },
+                }
+            })?;
+        tracing::debug!(
+            connection = session.connection_id,
+            ?chunk,
+            rows = chunk_rows,
+            "chunk done"
+        );
+    }
+}
+
+/// The one writer and output that every connection's rows go to.
+struct Merge<W> {
+    writer: W,
+    out: Output,
+    sink: Sink,
+    rows: u64,
+    bytes: u64,
+    /// Column count of the result, once the first chunk's columns arrived.
+    columns: Option<usize>,
+}
+
+impl<W: RowWriter> Merge<W> {
+    /// One packet of a chunk query's response, decoded by that
+    /// connection's `decoder`. Each call writes whole rows only.
+    #[inline]
+    fn packet(
+        &mut self,
+        decoder: &mut QueryDecoder,
+        payload: &[u8],
+        chunk_rows: &mut u64,
+    ) -> Result<Flow, Error> {
+        if decoder.is_row(payload) && self.writer.packet_row(payload, &mut self.out.buf) {
+            *chunk_rows += 1;
+            return self.wrote_row();
+        }
+        let rows = self.rows;
+        let stream = |source: StreamError| Error::Stream { rows, source };
+        let event = decoder
+            .feed(payload)
+            .map_err(|e| stream(StreamError::Protocol(e)))?;
+        let first_columns = match event {
+            Event::Row(row) => {
+                self.writer.row(&row, &mut self.out.buf);
+                *chunk_rows += 1;
+                return self.wrote_row();
+            }
+            Event::Columns => true,
+            Event::End(status) if status.more_results() => {
+                return Err(stream(StreamError::Chunk(
+                    "a chunk query returned more than one result set",
+                )));
+            }
+            Event::Ok(_) => {
+                return Err(stream(StreamError::Chunk(
+                    "a chunk query returned no result set",
+                )));
+            }
+            Event::End(_) | Event::Continue => false,
+        };
+        if first_columns {
+            let columns = decoder.columns();
+            match self.columns {
+                None => {
+                    self.writer.begin(columns, &mut self.out.buf);
+                    self.columns = Some(columns.len());
+                }
+                Some(n) if n != columns.len() => {
+                    return Err(stream(StreamError::Chunk(
+                        "chunk queries returned different columns",
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(if decoder.is_done() {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        })
+    }
+
+    #[inline]
+    fn wrote_row(&mut self) -> Result<Flow, Error> {
+        self.rows += 1;
+        self.bytes += self.out.flush_whole(FLUSH_AT, &mut self.sink)? as u64;
+        Ok(Flow::Continue)
+    }
+
+    fn finish(mut self, allow_empty: bool) -> Result<Summary, Error> {
+        if self.rows == 0 && !allow_empty {
+            return Err(Error::NoRows);
+        }
+        self.writer.finish(&mut self.out.buf);
+        let rest = self.out.pending();
+        self.sink.write_all(rest)?;
+        self.bytes += rest.len() as u64;
+        self.sink.commit()?;
+        Ok(Summary {
+            rows: self.rows,
+            bytes: self.bytes,
+            no_result_set: None,
+        })
+    }
+}
