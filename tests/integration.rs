@@ -9,6 +9,8 @@ mod common;
 mod faults;
 #[path = "integration/operator_safety.rs"]
 mod operator_safety;
+#[path = "integration/parallel.rs"]
+mod parallel;
 #[path = "integration/safety.rs"]
 mod safety;
 #[path = "integration/streaming.rs"]
