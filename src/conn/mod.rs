@@ -310,19 +310,7 @@ impl Session {
 
     /// Runs a statement and drains its response; fails on an ERR packet.
     pub async fn execute(&mut self, sql: &str) -> Result<(), Error> {
-        let to_error = |e: PacketError<ProtocolError>| match e {
-            PacketError::Io(e) => Error::Stream {
-                rows: 0,
-                source: e.into(),
-            },
-            PacketError::Timeout(limit) => Error::Stream {
-                rows: 0,
-                source: StreamError::ReadTimeout {
-                    seconds: limit.as_secs(),
-                },
-            },
-            PacketError::Protocol(e) | PacketError::Handler(e) => Error::Query(e),
-        };
+        let to_error = short_response_error;
         self.send_query(sql)
             .await
             .map_err(|e| to_error(PacketError::Io(e)))?;
@@ -358,19 +346,7 @@ impl Session {
         &mut self,
         sql: &str,
     ) -> Result<(Vec<ColumnDef>, Vec<Vec<Option<String>>>), Error> {
-        let to_error = |e: PacketError<ProtocolError>| match e {
-            PacketError::Io(e) => Error::Stream {
-                rows: 0,
-                source: e.into(),
-            },
-            PacketError::Timeout(limit) => Error::Stream {
-                rows: 0,
-                source: StreamError::ReadTimeout {
-                    seconds: limit.as_secs(),
-                },
-            },
-            PacketError::Protocol(e) | PacketError::Handler(e) => Error::Query(e),
-        };
+        let to_error = short_response_error;
         self.send_query(sql)
             .await
             .map_err(|e| to_error(PacketError::Io(e)))?;
@@ -485,6 +461,24 @@ impl Session {
         self.framer.reset_seq();
         let _ = self.send(&[COM_QUIT]).await;
         let _ = self.stream.shutdown().await;
+    }
+}
+
+/// The error of a statement with a short response (set-up, `EXPLAIN`,
+/// `SHOW WARNINGS`) that failed before any row was exported.
+fn short_response_error(e: PacketError<ProtocolError>) -> Error {
+    match e {
+        PacketError::Io(e) => Error::Stream {
+            rows: 0,
+            source: e.into(),
+        },
+        PacketError::Timeout(limit) => Error::Stream {
+            rows: 0,
+            source: StreamError::ReadTimeout {
+                seconds: limit.as_secs(),
+            },
+        },
+        PacketError::Protocol(e) | PacketError::Handler(e) => Error::Query(e),
     }
 }
 
