@@ -83,12 +83,13 @@ fn server_aggregates() -> Aggregates {
     }
 }
 
-fn export_million(ext: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+fn export_million(ext: &str, extra: &[&str]) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = common::tempdir();
     let path = dir.path().join(format!("million.{ext}"));
     run(gd()
         .args(["--db-url", &server().url, "--query", MILLION, "--output"])
-        .arg(&path))
+        .arg(&path)
+        .args(extra))
     .assert_code(0);
     (dir, path)
 }
@@ -115,16 +116,21 @@ fn delimited_aggregates(path: &std::path::Path, delimiter: u8) -> Aggregates {
     a
 }
 
-#[test]
-fn a_million_rows_match_the_server_in_every_format() {
+/// Exports the million rows with `extra` arguments in every format and compares each file's
+/// aggregates with the server's.
+fn million_rows_match_the_server(extra: &[&str]) {
     let want = server_aggregates();
     assert_eq!(want.rows, 1_000_000);
     assert_eq!(want.nulls, 200_000);
 
-    let (_d1, csv_path) = export_million("csv");
-    assert_eq!(delimited_aggregates(&csv_path, b','), want, "CSV");
-    let (_d2, tsv_path) = export_million("tsv");
-    assert_eq!(delimited_aggregates(&tsv_path, b'\t'), want, "TSV");
+    let (_d1, csv_path) = export_million("csv", extra);
+    assert_eq!(delimited_aggregates(&csv_path, b','), want, "CSV {extra:?}");
+    let (_d2, tsv_path) = export_million("tsv", extra);
+    assert_eq!(
+        delimited_aggregates(&tsv_path, b'\t'),
+        want,
+        "TSV {extra:?}"
+    );
 
     #[derive(Deserialize)]
     struct Row<'a> {
@@ -139,7 +145,7 @@ fn a_million_rows_match_the_server_in_every_format() {
         #[serde(borrow)]
         data: Vec<Row<'a>>,
     }
-    let (_d3, json_path) = export_million("json");
+    let (_d3, json_path) = export_million("json", extra);
     let bytes = std::fs::read(&json_path).unwrap();
     let doc: Doc<'_> = serde_json::from_slice(&bytes).unwrap();
     let mut got = Aggregates::default();
@@ -149,7 +155,20 @@ fn a_million_rows_match_the_server_in_every_format() {
         assert!(d.is_none_or(|d| !d.starts_with('"')), "{:?}", r.d);
         got.add(r.id, r.n, r.s.as_bytes(), d);
     }
-    assert_eq!(got, want, "JSON");
+    assert_eq!(got, want, "JSON {extra:?}");
+}
+
+#[test]
+fn a_million_rows_match_the_server_in_every_format() {
+    million_rows_match_the_server(&[]);
+}
+
+/// Issue 12: every row exactly once over 2 and 4 connections (the sum of the ids and of the
+/// CRCs would show a row lost or written twice).
+#[test]
+fn a_million_rows_match_the_server_in_every_format_over_2_and_4_connections() {
+    million_rows_match_the_server(&["-j", "2", "--split-by", "id"]);
+    million_rows_match_the_server(&["-j", "4", "--split-by", "id", "--consistency", "none"]);
 }
 
 #[test]
@@ -271,16 +290,25 @@ fn a_closed_stdout_ends_quietly_with_zero() {
     let _ = std::io::stderr().flush();
 }
 
+/// The query of the memory guards: `n` rows of a few columns, some quoted in CSV.
+fn rss_query(n: u64) -> String {
+    format!(
+        "SELECT seq, MD5(seq) AS h, CONCAT('row ', seq, ', \"quoted\"') AS s, seq / 7 AS d \
+         FROM gd_test.seq_1_to_{n}"
+    )
+}
+
 /// Peak RSS in KiB of one export of `query` to a CSV file: the kernel's
 /// high-water mark of the child's address space (`VmHWM`), polled until it
 /// exits. Not `wait4`'s `ru_maxrss`: that also counts the test process's own
 /// memory, shared with the child between vfork and exec.
-fn peak_rss_kib(query: &str) -> u64 {
+fn peak_rss_kib(query: &str, extra: &[&str]) -> u64 {
     let dir = common::tempdir();
     let stderr = std::fs::File::create(dir.path().join("stderr")).unwrap();
     let mut child = gd()
         .args(["--db-url", &server().url, "-q", query, "-o"])
         .arg(dir.path().join("out.csv"))
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(stderr)
         .spawn()
@@ -315,14 +343,9 @@ fn peak_rss_kib(query: &str) -> u64 {
 
 #[test]
 fn peak_memory_does_not_grow_with_the_row_count() {
-    let query = |n: u64| {
-        format!(
-            "SELECT seq, MD5(seq) AS h, CONCAT('row ', seq, ', \"quoted\"') AS s, seq / 7 AS d \
-             FROM gd_test.seq_1_to_{n}"
-        )
-    };
-    let small = peak_rss_kib(&query(200_000));
-    let large = peak_rss_kib(&query(2_000_000));
+    let query = rss_query;
+    let small = peak_rss_kib(&query(200_000), &[]);
+    let large = peak_rss_kib(&query(2_000_000), &[]);
     // Ten times the rows, at most 10 % more memory: nothing is kept per row.
     assert!(
         (large as f64) < small as f64 * 1.10,
@@ -330,6 +353,21 @@ fn peak_memory_does_not_grow_with_the_row_count() {
     );
     // And it stays small in absolute terms (buffers of about 1.3 MiB).
     assert!(large < 64 * 1024, "peak RSS {large} KiB");
+}
+
+/// Issue 12: over two connections memory is one receive buffer per connection and one output
+/// buffer, whatever the row count.
+#[test]
+fn peak_memory_does_not_grow_with_the_row_count_over_2_connections() {
+    let query = rss_query;
+    let parallel = ["-j", "2", "--split-by", "seq"];
+    let small = peak_rss_kib(&query(200_000), &parallel);
+    let large = peak_rss_kib(&query(2_000_000), &parallel);
+    assert!(
+        (large as f64) < small as f64 * 1.10,
+        "peak RSS over 2 connections grew from {small} KiB (200 k rows) to {large} KiB (2 M rows)"
+    );
+    assert!(large < 36 * 1024, "peak RSS {large} KiB over 2 connections");
 }
 
 #[test]
