@@ -61,6 +61,15 @@ const POLL: Duration = Duration::from_millis(50);
 impl Relay {
     /// Starts a relay to `127.0.0.1:upstream_port` applying `fault` to each connection.
     pub fn start(upstream_port: u16, fault: Fault) -> Relay {
+        Self::start_each(upstream_port, move |_| fault)
+    }
+
+    /// Starts a relay that applies `fault_of(i)` to the `i`-th connection it accepts (from 0):
+    /// a fault on one of a parallel export's connections.
+    pub fn start_each(
+        upstream_port: u16,
+        fault_of: impl Fn(usize) -> Fault + Send + 'static,
+    ) -> Relay {
         let listener = TcpListener::bind("127.0.0.1:0").expect("relay: bind");
         listener
             .set_nonblocking(true)
@@ -77,6 +86,7 @@ impl Relay {
                 while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
                     match listener.accept() {
                         Ok((client, _)) => {
+                            let fault = fault_of(workers.len());
                             let rec = Arc::new(Mutex::new(Recording::default()));
                             recordings.lock().unwrap().push(rec.clone());
                             let stop = stop.clone();

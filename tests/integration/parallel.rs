@@ -3,6 +3,7 @@
 //! and the failure of one worker failing the whole. Expected rows come from the server (the
 //! `mariadb` client), never from another export of ours.
 
+use crate::common::relay::{Fault, Relay};
 use crate::common::{self, Run, gd, mariadb_batch, run, run_with, server};
 use gold_digger::plan::keys::KeyType;
 use gold_digger::plan::{Chunk, Split};
@@ -459,4 +460,48 @@ fn killing_one_worker_fails_the_whole_export_and_leaves_nothing() {
          AND INFO NOT LIKE '%PROCESSLIST%'",
     );
     assert!(left.is_empty(), "still running: {left:?}");
+}
+
+#[test]
+fn a_cut_on_one_of_the_connections_fails_the_whole_export_and_leaves_nothing() {
+    tables();
+    // The workers connect first (relay connections 0 and 1), then the snapshot's control
+    // connection. 150,000 bytes into its responses the second worker is streaming chunk rows.
+    for fault in [
+        Fault::CutRst { after: 150_000 },
+        Fault::CutFin { after: 150_000 },
+    ] {
+        let relay = Relay::start_each(
+            server().port,
+            move |i| {
+                if i == 1 { fault } else { Fault::None }
+            },
+        );
+        let dir = common::tempdir();
+        let path = dir.path().join("cut.csv");
+        std::fs::write(&path, "previous\n").unwrap();
+        let r = run(gd()
+            .args([
+                "--db-url",
+                &relay.url("gd", "gd_pass", "gd_test"),
+                "-j",
+                "2",
+            ])
+            .args(["--table", "par_skew", "--chunk-rows", "500", "-o"])
+            .arg(&path));
+        r.assert_code(4);
+        assert!(
+            r.output_text().contains("export failed after"),
+            "{fault:?}: {r}"
+        );
+        assert_eq!(common::read(&path), b"previous\n", "{fault:?}");
+        assert_eq!(common::dir_entries(dir.path()), ["cut.csv"], "{fault:?}");
+        let recordings = relay.stop();
+        assert!(recordings.len() >= 2, "{} connections", recordings.len());
+        assert!(
+            recordings[1].from_server.len() > 150_000,
+            "the cut connection received only {} bytes: the fault was not mid-export",
+            recordings[1].from_server.len()
+        );
+    }
 }
