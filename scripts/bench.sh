@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Side-by-side export benchmark against the throwaway MariaDB (scripts/test-db.sh):
-# gold_digger (release build) to CSV, TSV and JSON, the mariadb C client
-# (`--batch --quick --raw`, TSV) and, at 1 M rows, gold_digger 0.2.5 from crates.io (the
-# batch exporter this one replaces), alternating, several runs each. Reports medians of wall
+# gold_digger (release build) to CSV, TSV and JSON over one connection and to CSV over 2 and 4
+# (`-j N --table`), the mariadb C client (`--batch --quick --raw`, TSV), mydumper
+# (`-t 2 -r 100000`: SQL files, the same rows through the same server, two connections) and,
+# at 1 M rows, gold_digger 0.2.5 from crates.io (the batch exporter this one replaces),
+# alternating, several runs each. Reports medians of wall
 # time, client CPU (user+sys), peak RSS, output bytes and the server's CPU for the same run
 # (from /proc/<mariadbd>/stat), and the ratios to the mariadb client.
 #
-#   scripts/bench.sh [--runs N] [--no-legacy] [ROWS...]     (default: --runs 3  1000000 10000000)
+#   scripts/bench.sh [--runs N] [--no-legacy] [--no-mydumper] [ROWS...]
+#                                                (default: --runs 3  1000000 10000000)
 #
 # The table bench.mixed_ROWS is built once by scripts/bench-mixed.sql and cached (10 M rows
 # take about 10 minutes to build). Results go to stdout and to benches/RESULTS.md.
@@ -16,12 +19,14 @@ cd -- "$REPO"
 
 runs=3
 legacy=1
+mydumper=1
 rows=()
 while (($#)); do
     case $1 in
     --runs) runs=$2; shift 2 ;;
     --no-legacy) legacy=0; shift ;;
-    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --no-mydumper) mydumper=0; shift ;;
+    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) rows+=("$1"); shift ;;
     esac
 done
@@ -42,6 +47,12 @@ if ((legacy)) && [[ ! -x $LEGACY ]]; then
         --root "$LEGACY_ROOT" --locked --quiet || { echo "bench.sh: could not install 0.2.5; continuing without it" >&2; legacy=0; }
 fi
 
+if ((mydumper)) && ! command -v mydumper >/dev/null; then
+    echo "== installing mydumper (apt-get)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mydumper >/dev/null ||
+        { echo "bench.sh: could not install mydumper; continuing without it" >&2; mydumper=0; }
+fi
+
 scripts/test-db.sh start
 eval "$(scripts/test-db.sh env)"
 SERVER_PID=$(cat "$REPO/target/test-db/mysqld.pid")
@@ -57,7 +68,7 @@ server_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
 # measure LABEL ROWS OUTFILE CMD...: one timed run, appended to $RAW.
 measure() {
     local label=$1 n=$2 file=$3; shift 3
-    rm -f "$file"
+    rm -rf "$file"
     local before after
     before=$(server_ticks)
     /usr/bin/time -f '%e %U %S %M' -o "$OUT/time.txt" "$@" >"$OUT/stdout.txt" 2>"$OUT/stderr.txt" || {
@@ -65,12 +76,12 @@ measure() {
     after=$(server_ticks)
     read -r wall user sys rss <"$OUT/time.txt"
     local bytes
-    bytes=$(stat -c %s "$file")
+    bytes=$(du -sb -- "$file" | cut -f1) # a file, or mydumper's directory
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$n" "$wall" "$user" "$sys" "$rss" "$bytes" \
         "$(python3 -c "print(($after - $before) / $TICKS)")" >>"$RAW"
     printf '   %-22s %6.2fs wall  %6.2fs cpu  %7d KiB  server %5.2fs\n' "$label" "$wall" \
         "$(python3 -c "print($user + $sys)")" "$rss" "$(python3 -c "print(($after - $before) / $TICKS)")"
-    rm -f "$file"
+    rm -rf "$file"
 }
 
 LEGACY_Q="SELECT id, qty, uid, amount, ratio, score, day, created_at, updated_at, dur, name, email, note, COALESCE(ref_code, '') AS ref_code, is_active, HEX(fingerprint) AS fingerprint, attrs, status"
@@ -92,6 +103,12 @@ for n in "${rows[@]}"; do
         measure "mariadb --batch" "$n" "$OUT/out.mariadb.tsv" \
             sh -c 'exec mariadb --no-defaults -h127.0.0.1 -P"$1" -ugd -pgd_pass --batch --quick --raw -e "$2" bench >"$3"' \
             sh "$GD_TEST_PORT" "$q" "$OUT/out.mariadb.tsv"
+        measure "gold_digger csv -j 2" "$n" "$OUT/out.csv" "$GD" --db-url "$URL" -j 2 --table "$table" -o "$OUT/out.csv"
+        if ((mydumper)); then
+            measure "mydumper -t 2" "$n" "$OUT/mydumper" mydumper -h 127.0.0.1 -P "$GD_TEST_PORT" -u gd \
+                -p gd_pass -B bench -T "$table" -t 2 -r 100000 -o "$OUT/mydumper"
+        fi
+        measure "gold_digger csv -j 4" "$n" "$OUT/out.csv" "$GD" --db-url "$URL" -j 4 --table "$table" -o "$OUT/out.csv"
         measure "gold_digger tsv" "$n" "$OUT/out.tsv" "$GD" --db-url "$URL" -q "$q" -o "$OUT/out.tsv"
         measure "gold_digger json" "$n" "$OUT/out.json" "$GD" --db-url "$URL" -q "$q" -o "$OUT/out.json"
         if ((legacy)) && ((n <= 1000000)); then
@@ -126,7 +143,8 @@ lines = [
 ]
 for n in sorted({k[0] for k in med}):
     base = med.get((n, "mariadb --batch"))
-    for label in ["gold_digger csv", "gold_digger tsv", "gold_digger json", "mariadb --batch",
+    for label in ["gold_digger csv", "gold_digger tsv", "gold_digger json", "gold_digger csv -j 2",
+                  "gold_digger csv -j 4", "mariadb --batch", "mydumper -t 2",
                   "gold_digger 0.2.5 csv", "dd, CSV's bytes"]:
         m = med.get((n, label))
         if not m:
@@ -139,10 +157,20 @@ for n in sorted({k[0] for k in med}):
 ns = sorted({k[0] for k in med})
 if len(ns) >= 2:
     lines += ["", "Peak RSS ratio, largest / smallest row count:"]
-    for label in ["gold_digger csv", "gold_digger tsv", "gold_digger json"]:
+    for label in ["gold_digger csv", "gold_digger tsv", "gold_digger json", "gold_digger csv -j 2"]:
         a, b = med.get((ns[0], label)), med.get((ns[-1], label))
         if a and b:
             lines.append(f"- {label}: {b[2] / 1024:.1f} / {a[2] / 1024:.1f} MiB = {b[2] / a[2]:.2f}")
+for n in ns:
+    j1, j2, md = (med.get((n, l)) for l in ("gold_digger csv", "gold_digger csv -j 2", "mydumper -t 2"))
+    if not j2:
+        continue
+    parts = []
+    if md and md[0]:
+        parts.append(f"wall {j2[0] / md[0]:.2f}x mydumper -t 2's")
+    if j1 and j1[1]:
+        parts.append(f"client CPU {j2[1] / j1[1]:.2f}x the one-connection CSV export's")
+    lines += ["", f"{n:,} rows, `-j 2`: " + ", ".join(parts) + "."]
 lines += ["", "`dd, CSV's bytes` writes as many bytes as the CSV export from /dev/zero, in 2 MiB `O_DIRECT` "
           "blocks with an fsync (as gold_digger does): the kernel's cost of the output alone, in the same series.", ""]
 lines += ["gold_digger 0.2.5 cannot export `SELECT *` of this table: it panics on the first NULL "
