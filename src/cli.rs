@@ -49,6 +49,15 @@ pub struct Cli {
     #[arg(long, conflicts_with = "verbose")]
     pub quiet: bool,
 
+    /// Show progress (rows, bytes, rate, elapsed time; percentage and ETA when the total is
+    /// known) even when stderr is not a terminal [default: on a terminal, unless --quiet]
+    #[arg(long, conflicts_with = "no_progress")]
+    pub progress: bool,
+
+    /// Never show progress
+    #[arg(long)]
+    pub no_progress: bool,
+
     /// Exit 0 and write an empty result (header only) when the query returns no rows
     #[arg(long)]
     pub allow_empty: bool,

@@ -14,6 +14,7 @@ pub mod export;
 pub mod format;
 pub mod parallel;
 pub mod plan;
+pub mod progress;
 pub mod sink;
 #[doc(hidden)]
 pub mod synth;

@@ -2,7 +2,9 @@ use clap::{CommandFactory, Parser};
 use gold_digger::cli::{Cli, Command};
 use gold_digger::config::Config;
 use gold_digger::conn::cancel::Canceller;
+use gold_digger::progress::{self, Meter};
 use gold_digger::{Error, export, parallel};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -52,6 +54,12 @@ fn run(cli: &Cli) -> Result<(), Error> {
         .build()
         .map_err(|e| Error::Usage(format!("cannot start the runtime: {e}")))?;
     let canceller = Canceller::new(&config.connect);
+    let show_progress = match config.progress {
+        Some(force) => force,
+        None => !config.quiet && std::io::stderr().is_terminal(),
+    };
+    let meter = show_progress.then(|| Meter::new(config.progress == Some(true)));
+    let started = std::time::Instant::now();
     let summary = runtime.block_on(async {
         let install = |kind| {
             signal(kind).map_err(|e| Error::Usage(format!("cannot install signal handlers: {e}")))
@@ -61,11 +69,12 @@ fn run(cli: &Cli) -> Result<(), Error> {
         // A closed terminal or SSH session: handled as SIGTERM, never with
         // the default action, which would leave the temporary file behind.
         let mut hup = install(SignalKind::hangup())?;
+        let meter = meter.clone();
         let mut export = std::pin::pin!(async {
             if config.parallel.threads > 1 {
-                parallel::run(&config, &canceller).await
+                parallel::run(&config, &canceller, meter).await
             } else {
-                export::run(&config, &canceller).await
+                export::run(&config, &canceller, meter).await
             }
         });
         let (name, code) = tokio::select! {
@@ -86,12 +95,16 @@ fn run(cli: &Cli) -> Result<(), Error> {
         );
         return Ok(());
     }
-    tracing::info!(
-        rows = summary.rows,
-        bytes = summary.bytes,
-        "exported to {}",
-        config.output.display()
-    );
+    if let Some(meter) = &meter {
+        meter.finish();
+    }
+    // One summary line on a terminal (where the progress display was), or with -v.
+    if meter.is_some() || (config.verbosity > 0 && !config.quiet) {
+        eprintln!(
+            "{}",
+            progress::summary_line(&summary, started.elapsed(), &config.output)
+        );
+    }
     Ok(())
 }
 

@@ -21,6 +21,7 @@ use crate::format::json::JsonWriter;
 use crate::format::{Format, RowWriter};
 use crate::plan::keys::KeyType;
 use crate::plan::{Chunk, Chunker, MAX_PROBES, Split, Verdict, quote_identifier};
+use crate::progress::Meter;
 use crate::sink::Sink;
 use gd_protocol::ProtocolError;
 use gd_protocol::resultset::{Event, QueryDecoder};
@@ -37,7 +38,11 @@ const DEFAULT_CHUNK_ROWS: u64 = 100_000;
 const CHUNKS_PER_CONNECTION: u64 = 16;
 
 /// Runs the configured export over `config.parallel.threads` connections.
-pub async fn run(config: &Config, canceller: &Canceller) -> Result<Summary, Error> {
+pub async fn run(
+    config: &Config,
+    canceller: &Canceller,
+    meter: Option<Meter>,
+) -> Result<Summary, Error> {
     let sink = Sink::open(&config.output, config.force)?;
     let threads = config.parallel.threads as usize;
     let mut sessions =
@@ -48,9 +53,18 @@ pub async fn run(config: &Config, canceller: &Canceller) -> Result<Summary, Erro
     }
     let opts = &config.format_options;
     let result = match config.format {
-        Format::Csv => export(&mut sessions, DelimitedWriter::csv(opts), sink, config).await,
-        Format::Tsv => export(&mut sessions, DelimitedWriter::tsv(opts), sink, config).await,
-        Format::Json => export(&mut sessions, JsonWriter::new(opts), sink, config).await,
+        Format::Csv => {
+            let writer = DelimitedWriter::csv(opts);
+            export(&mut sessions, writer, sink, config, meter).await
+        }
+        Format::Tsv => {
+            let writer = DelimitedWriter::tsv(opts);
+            export(&mut sessions, writer, sink, config, meter).await
+        }
+        Format::Json => {
+            let writer = JsonWriter::new(opts);
+            export(&mut sessions, writer, sink, config, meter).await
+        }
     };
     match &result {
         Ok(_) => {
@@ -70,12 +84,16 @@ async fn export<W: RowWriter>(
     writer: W,
     sink: Sink,
     config: &Config,
+    meter: Option<Meter>,
 ) -> Result<Summary, Error> {
     let split = plan_split(&mut sessions[0], config).await?;
     if config.parallel.consistency == Consistency::Snapshot {
         snapshot(sessions, config).await?;
     }
-    let chunker = new_chunker(&mut sessions[0], &split, config).await?;
+    let (chunker, total) = new_chunker(&mut sessions[0], &split, config).await?;
+    if let Some(meter) = &meter {
+        meter.set_total(total);
+    }
     let planner = Mutex::new(Planner { split, chunker });
     let merge = RefCell::new(Merge {
         writer,
@@ -84,6 +102,7 @@ async fn export<W: RowWriter>(
         rows: 0,
         bytes: 0,
         columns: None,
+        meter,
     });
     futures_util::future::try_join_all(
         sessions
@@ -148,10 +167,7 @@ async fn plan_split(session: &mut Session, config: &Config) -> Result<Split, Err
 
 /// The one column of `table`'s primary key.
 async fn primary_key(session: &mut Session, table: &str) -> Result<String, Error> {
-    let (schema, name) = match table.split_once('.') {
-        Some((schema, name)) => (format!("'{}'", sql_string(schema)), name),
-        None => ("DATABASE()".to_string(), table),
-    };
+    let (schema, name) = schema_and_name(table);
     let sql = format!(
         "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE \
          WHERE CONSTRAINT_NAME = 'PRIMARY' AND TABLE_SCHEMA = {schema} AND TABLE_NAME = '{}' \
@@ -174,6 +190,34 @@ async fn primary_key(session: &mut Session, table: &str) -> Result<String, Error
              first column, or another indexed integer or date column",
             rows.len()
         ))),
+    }
+}
+
+/// The server's row count estimate for `table` (information_schema's
+/// TABLE_ROWS, from InnoDB's statistics); 0 when it is not known.
+pub async fn table_rows(session: &mut Session, table: &str) -> u64 {
+    let (schema, name) = schema_and_name(table);
+    let sql = format!(
+        "SELECT TABLE_ROWS FROM information_schema.TABLES \
+         WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = '{}'",
+        sql_string(name)
+    );
+    match session.query_table(&sql).await {
+        Ok((_, rows)) => rows
+            .first()
+            .and_then(|r| r.first().cloned().flatten())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+        Err(_) => 0,
+    }
+}
+
+/// The schema (a SQL expression: a string literal or `DATABASE()`) and
+/// the table name of `schema.table` or `table`.
+fn schema_and_name(table: &str) -> (String, &str) {
+    match table.split_once('.') {
+        Some((schema, name)) => (format!("'{}'", sql_string(schema)), name),
+        None => ("DATABASE()".to_string(), table),
     }
 }
 
@@ -240,12 +284,13 @@ fn explain_lock_error(e: Error, statement: &str) -> Error {
 }
 
 /// The chunker for `split`: the key's bounds, the result's size and the
-/// check whether estimates see ranges, read in the snapshot.
+/// check whether estimates see ranges, read in the snapshot. Also returns
+/// the server's estimate of the result's rows.
 async fn new_chunker(
     session: &mut Session,
     split: &Split,
     config: &Config,
-) -> Result<Chunker, Error> {
+) -> Result<(Chunker, u64), Error> {
     let (_, rows) = session.query_table(&split.bounds_sql()).await?;
     let field = |i: usize| {
         rows.first()
@@ -280,7 +325,7 @@ async fn new_chunker(
         }
     }
     tracing::debug!(?bounds, total, target, "chunk plan");
-    Ok(chunker)
+    Ok((chunker, total))
 }
 
 /// The largest `rows` of an `EXPLAIN`: the server's estimate of the rows
@@ -405,6 +450,8 @@ struct Merge<W> {
     bytes: u64,
     /// Column count of the result, once the first chunk's columns arrived.
     columns: Option<usize>,
+    /// The progress display, told at each block written.
+    meter: Option<Meter>,
 }
 
 impl<W: RowWriter> Merge<W> {
@@ -470,7 +517,13 @@ impl<W: RowWriter> Merge<W> {
     #[inline]
     fn wrote_row(&mut self) -> Result<Flow, Error> {
         self.rows += 1;
-        self.bytes += self.out.flush_whole(FLUSH_AT, &mut self.sink)? as u64;
+        let flushed = self.out.flush_whole(FLUSH_AT, &mut self.sink)?;
+        if flushed > 0 {
+            self.bytes += flushed as u64;
+            if let Some(meter) = &self.meter {
+                meter.update(self.rows, self.bytes);
+            }
+        }
         Ok(Flow::Continue)
     }
 

@@ -11,6 +11,8 @@ mod faults;
 mod operator_safety;
 #[path = "integration/parallel.rs"]
 mod parallel;
+#[path = "integration/progress.rs"]
+mod progress;
 #[path = "integration/safety.rs"]
 mod safety;
 #[path = "integration/streaming.rs"]

@@ -55,6 +55,7 @@ pub(super) struct FileConfig {
     pub(super) get_server_public_key: Option<bool>,
     pub(super) verbose: Option<u8>,
     pub(super) quiet: Option<bool>,
+    pub(super) progress: Option<bool>,
 }
 
 pub(super) fn load_file(path: &Path) -> Result<FileConfig, Error> {

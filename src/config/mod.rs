@@ -197,6 +197,9 @@ pub struct Config {
     pub verbosity: u8,
     /// Only errors on stderr.
     pub quiet: bool,
+    /// Progress display: forced on (`Some(true)`), off (`Some(false)`), or
+    /// on when stderr is a terminal and not `quiet` (`None`).
+    pub progress: Option<bool>,
     /// Warnings to print once logging is set up (insecure TLS choices).
     #[serde(skip)]
     pub warnings: Vec<String>,
@@ -414,6 +417,13 @@ impl Config {
             force: flag(cli.force, file.force),
             verbosity: cli.verbose.max(file.verbose.unwrap_or(0)),
             quiet: flag(cli.quiet, file.quiet),
+            progress: if cli.progress {
+                Some(true)
+            } else if cli.no_progress {
+                Some(false)
+            } else {
+                file.progress
+            },
             warnings: tls.warnings,
         })
     }

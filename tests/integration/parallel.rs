@@ -16,7 +16,7 @@ use std::time::Duration;
 /// - `par_skew`: 18,000 keys dense in 1..=18,000 (1 % of the key range), 2,000 spread over
 ///   18,000..1,800,000; every 97th row's `k` is NULL;
 /// - `par_gaps`: four clusters of 5,000 consecutive keys, 2^61 apart (BIGINT UNSIGNED).
-fn tables() {
+pub(crate) fn tables() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         mariadb_batch(
