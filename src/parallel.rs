@@ -73,6 +73,8 @@ pub async fn run(
                 s.quit().await;
             }
         }
+        // Refused while planning: no chunk query runs.
+        Err(Error::Usage(_) | Error::Snapshot(_)) => {}
         // The other connections may still be busy with their chunks.
         Err(_) => canceller.cancel().await,
     }
