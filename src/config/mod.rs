@@ -272,8 +272,9 @@ impl Config {
         };
         let query = match query_source {
             Some(QuerySource::Text(q)) => q,
-            Some(QuerySource::File(path)) => std::fs::read_to_string(&path)
-                .map_err(|source| Error::QueryFile { path, source })?,
+            Some(QuerySource::File(path)) => {
+                read_query_file(&path).map_err(|source| Error::QueryFile { path, source })?
+            }
             None => {
                 return Err(Error::usage(
                     "no query: pass --query, a QUERY argument or --query-file, or set DATABASE_QUERY",
@@ -505,10 +506,22 @@ fn table_query(name: &str, condition: Option<&str>) -> Result<String, Error> {
     Ok(sql)
 }
 
-/// Drops surrounding whitespace and trailing semicolons (a query file often
-/// ends with `;`, which the server rejects without multi-statements).
+/// The query file, or stdin for `-` (`--query-file -`, as `mysql < q.sql`).
+fn read_query_file(path: &std::path::Path) -> std::io::Result<String> {
+    if path.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(path)
+    }
+}
+
+/// Drops a leading UTF-8 byte-order mark (Windows editors save "UTF-8" with
+/// one, and the server reads it as part of the first word), surrounding
+/// whitespace and trailing semicolons (a query file often ends with `;`,
+/// which the server rejects without multi-statements).
 fn normalize_query(q: &str) -> Option<&str> {
     let q = q
+        .trim_start_matches(|c: char| c == '\u{feff}' || c.is_whitespace())
         .trim()
         .trim_end_matches(|c: char| c == ';' || c.is_whitespace());
     (!q.is_empty()).then_some(q)
@@ -694,6 +707,8 @@ mod tests {
     fn query_normalisation() {
         assert_eq!(normalize_query("  SELECT 1 ;\n ; \n"), Some("SELECT 1"));
         assert_eq!(normalize_query(" ;\n"), None);
+        assert_eq!(normalize_query("\u{feff}SELECT 1;\r\n"), Some("SELECT 1"));
+        assert_eq!(normalize_query("\u{feff}\n"), None);
     }
 
     #[test]

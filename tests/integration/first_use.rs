@@ -1,0 +1,71 @@
+//! Issue 15, part 5: small things a first-time user trips over, each run through the real
+//! binary against the test server. The expected values come from SQL arithmetic the server
+//! does (`SELECT 41 + 1` is 42), not from an earlier output of ours.
+
+use crate::common::{self, Run, gd, run, server};
+use std::path::Path;
+use std::process::Stdio;
+
+const QUERY: &str = "SELECT 41 + 1 AS answer";
+const CSV: &str = "answer\n42\n";
+
+/// Runs the binary with `args`, stdin from `stdin` (a file), output CSV on stdout.
+fn to_stdout(args: &[&str], stdin: Option<&Path>, cwd: Option<&Path>) -> Run {
+    let mut cmd = gd();
+    cmd.args(["-o", "-", "-f", "csv"]).args(args);
+    if let Some(path) = stdin {
+        cmd.stdin(Stdio::from(std::fs::File::open(path).unwrap()));
+    }
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    run(&mut cmd)
+}
+
+#[track_caller]
+fn assert_csv(r: &Run) {
+    r.assert_code(0);
+    assert_eq!(String::from_utf8_lossy(&r.stdout), CSV, "{r}");
+}
+
+#[test]
+fn query_file_dash_reads_the_query_from_stdin() {
+    let dir = common::tempdir();
+    let q = dir.path().join("q.sql");
+    std::fs::write(&q, format!("{QUERY};\n")).unwrap();
+    let url = &server().url;
+    assert_csv(&to_stdout(
+        &["--db-url", url, "--query-file", "-"],
+        Some(&q),
+        None,
+    ));
+    // An empty stdin is an empty query (exit 2), not a wait or a crash.
+    let empty = dir.path().join("empty.sql");
+    std::fs::write(&empty, "").unwrap();
+    let r = to_stdout(&["--db-url", url, "--query-file", "-"], Some(&empty), None);
+    r.assert_code(2);
+    assert!(String::from_utf8_lossy(&r.stderr).contains("empty"), "{r}");
+}
+
+#[test]
+fn a_byte_order_mark_before_the_query_is_dropped() {
+    let dir = common::tempdir();
+    let q = dir.path().join("bom.sql");
+    // What Notepad and many Windows editors save as "UTF-8".
+    std::fs::write(&q, format!("\u{feff}{QUERY}\r\n")).unwrap();
+    assert_eq!(&common::read(&q)[..3], [0xEF, 0xBB, 0xBF]);
+    let url = &server().url;
+    let file = q.to_str().unwrap();
+    assert_csv(&to_stdout(
+        &["--db-url", url, "--query-file", file],
+        None,
+        None,
+    ));
+    assert_csv(&to_stdout(
+        &["--db-url", url, "--query-file", "-"],
+        Some(&q),
+        None,
+    ));
+    let with_bom = format!("\u{feff}{QUERY}");
+    assert_csv(&to_stdout(&["--db-url", url, "-q", &with_bom], None, None));
+}
