@@ -63,7 +63,9 @@ pub(super) struct FileConfig {
 
 /// Reads the config file. Keys may be written as the flags are
 /// (`allow-empty`) or in snake_case (`allow_empty`); one key in both
-/// spellings is an error.
+/// spellings is an error. A relative `query-file` is taken from the config
+/// file's directory, so the two can be moved together and run from anywhere;
+/// the other paths (output, TLS files) stay relative to the working directory.
 pub(super) fn load_file(path: &Path) -> Result<FileConfig, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::ConfigFile {
         path: path.to_path_buf(),
@@ -119,8 +121,8 @@ pub(super) fn load_file(path: &Path) -> Result<FileConfig, Error> {
         );
         written.push((flag_spelling, key, key_span));
     }
-    let config =
-        FileConfig::deserialize(Deserializer::from(Spanned::new(span, table))).map_err(|e| {
+    let mut config = FileConfig::deserialize(Deserializer::from(Spanned::new(span, table)))
+        .map_err(|e| {
             let mut message = e.message().to_string();
             // Name a key as it was written (`bogus_key`, not `bogus-key`).
             if let Some((flag, key, _)) = written
@@ -140,6 +142,12 @@ pub(super) fn load_file(path: &Path) -> Result<FileConfig, Error> {
             }
             fail(message, e.span())
         })?;
+    if let Some(query_file) = &mut config.query_file
+        && query_file.as_os_str() != "-"
+        && let Some(dir) = path.parent()
+    {
+        *query_file = dir.join(&*query_file);
+    }
     Ok(config)
 }
 

@@ -69,3 +69,35 @@ fn a_byte_order_mark_before_the_query_is_dropped() {
     let with_bom = format!("\u{feff}{QUERY}");
     assert_csv(&to_stdout(&["--db-url", url, "-q", &with_bom], None, None));
 }
+
+#[test]
+fn a_config_files_query_file_is_relative_to_the_config_file() {
+    let dir = common::tempdir();
+    let conf = dir.path().join("conf");
+    std::fs::create_dir(&conf).unwrap();
+    std::fs::write(conf.join("q.sql"), QUERY).unwrap();
+    // A file of the same name in the working directory must not be the one read.
+    std::fs::write(dir.path().join("q.sql"), "SELECT 'wrong file' AS answer").unwrap();
+    std::fs::write(
+        conf.join("c.toml"),
+        format!("db-url = \"{}\"\nquery-file = \"q.sql\"\n", server().url),
+    )
+    .unwrap();
+    // Relative --config and relative query-file, from the working directory.
+    assert_csv(&to_stdout(
+        &["--config", "conf/c.toml"],
+        None,
+        Some(dir.path()),
+    ));
+    // The same from elsewhere, by absolute path.
+    let cfg = conf.join("c.toml");
+    assert_csv(&to_stdout(&["--config", cfg.to_str().unwrap()], None, None));
+    // A --query-file flag stays relative to the working directory.
+    let r = to_stdout(
+        &["--config", "conf/c.toml", "--query-file", "q.sql"],
+        None,
+        Some(dir.path()),
+    );
+    r.assert_code(0);
+    assert_eq!(String::from_utf8_lossy(&r.stdout), "answer\nwrong file\n");
+}
