@@ -3,8 +3,9 @@
 //! does (`SELECT 41 + 1` is 42), not from an earlier output of ours.
 
 use crate::common::{self, Run, gd, run, server};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 
 const QUERY: &str = "SELECT 41 + 1 AS answer";
 const CSV: &str = "answer\n42\n";
@@ -100,4 +101,58 @@ fn a_config_files_query_file_is_relative_to_the_config_file() {
     );
     r.assert_code(0);
     assert_eq!(String::from_utf8_lossy(&r.stdout), "answer\nwrong file\n");
+}
+
+/// A directory that even root cannot write: as root, a read-only bind mount of `dir` onto
+/// itself in a private mount namespace of the one command (`unshare`), so nothing outside the
+/// test sees it; otherwise mode 0555.
+fn in_read_only_dir(dir: &Path, args: &[&str]) -> Run {
+    let root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
+    if !root {
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o555)).unwrap();
+        let r = run(gd().args(args));
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        return r;
+    }
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "sh", "-ec"])
+        .arg(r#"mount --bind "$1" "$1"; mount -o remount,bind,ro "$1"; shift; exec "$@""#)
+        .arg("sh")
+        .arg(dir)
+        .arg(env!("CARGO_BIN_EXE_gold_digger"))
+        .args(args)
+        .stdin(Stdio::null());
+    for var in ["DATABASE_URL", "DATABASE_QUERY", "OUTPUT_FILE", "RUST_LOG"] {
+        cmd.env_remove(var);
+    }
+    run(&mut cmd)
+}
+
+#[test]
+fn an_unwritable_directory_is_named_as_the_cause() {
+    let dir = common::tempdir();
+    let ro = dir.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    let target = ro.join("out.csv");
+    std::fs::write(&target, "old\n").unwrap();
+    let url = &server().url;
+    for output in [target.clone(), ro.join("new.csv")] {
+        let r = in_read_only_dir(
+            &ro,
+            &["--db-url", url, "-q", QUERY, "-o", output.to_str().unwrap()],
+        );
+        r.assert_code(5);
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert!(
+            stderr.contains(&format!("directory {} ", ro.display())),
+            "the message must name the directory:\n{r}"
+        );
+        assert!(stderr.contains("writable directory"), "{r}");
+        assert_eq!(common::read(&target), b"old\n", "the target was changed");
+        assert_eq!(common::dir_entries(&ro), ["out.csv"], "files left behind");
+    }
+    // The file itself was writable all along: without the read-only mount it is replaced.
+    let r = run(gd().args(["--db-url", url, "-q", QUERY, "-o", target.to_str().unwrap()]));
+    r.assert_code(0);
+    assert_eq!(common::read(&target), CSV.as_bytes());
 }
