@@ -302,6 +302,17 @@ impl Config {
             .or(file.format)
             .unwrap_or_else(|| Format::from_path(&output));
         let flag = |cli: bool, file: Option<bool>| cli || file.unwrap_or(false);
+        let mut warnings = format_warnings(
+            cli.format.or(file.format),
+            &output,
+            format,
+            &[
+                ("--null", cli.null.is_some() || file.null.is_some()),
+                ("--pretty", flag(cli.pretty, file.pretty)),
+                ("--no-header", flag(cli.no_header, file.no_header)),
+                ("--crlf", flag(cli.crlf, file.crlf)),
+            ],
+        );
         let format_options = FormatOptions {
             header: !flag(cli.no_header, file.no_header),
             line_ending: if flag(cli.crlf, file.crlf) {
@@ -415,9 +426,64 @@ impl Config {
             force: flag(cli.force, file.force),
             verbosity: cli.verbose.max(file.verbose.unwrap_or(0)),
             quiet: flag(cli.quiet, file.quiet),
-            warnings: tls.warnings,
+            warnings: {
+                warnings.extend(tls.warnings);
+                warnings
+            },
         })
     }
+}
+
+/// One-line warnings for choices that contradict each other without being
+/// wrong: a format other than the output name's extension says, and options
+/// the format ignores (`given`: each option and whether it was set).
+fn format_warnings(
+    explicit: Option<Format>,
+    output: &std::path::Path,
+    format: Format,
+    given: &[(&str, bool)],
+) -> Vec<String> {
+    let name = |f: Format| match f {
+        Format::Csv => "CSV",
+        Format::Tsv => "TSV",
+        Format::Json => "JSON",
+    };
+    let mut warnings = Vec::new();
+    let extension = output.extension().and_then(|e| e.to_str());
+    let implied = match extension.map(str::to_ascii_lowercase).as_deref() {
+        Some("csv") => Some(Format::Csv),
+        Some("tsv") => Some(Format::Tsv),
+        Some("json") => Some(Format::Json),
+        _ => None,
+    };
+    if let (Some(asked), Some(implied)) = (explicit, implied)
+        && asked != implied
+    {
+        let file_name = output.file_name().unwrap_or_default().to_string_lossy();
+        warnings.push(format!(
+            "-f {}, but the output name {file_name} says {}: writing {} as asked",
+            name(asked).to_ascii_lowercase(),
+            name(implied),
+            name(asked),
+        ));
+    }
+    let ignored: &[(&str, &str)] = match format {
+        Format::Json => &[
+            ("--null", "NULL is written as null"),
+            ("--no-header", "the keys are in every object"),
+            ("--crlf", "JSON lines end with LF"),
+        ],
+        Format::Csv | Format::Tsv => &[("--pretty", "it indents JSON")],
+    };
+    for (option, why) in ignored {
+        if given.contains(&(option, true)) {
+            warnings.push(format!(
+                "{option} has no effect on {} output ({why})",
+                name(format)
+            ));
+        }
+    }
+    warnings
 }
 
 /// How many connections export, and how the query is split among them.

@@ -156,3 +156,93 @@ fn an_unwritable_directory_is_named_as_the_cause() {
     r.assert_code(0);
     assert_eq!(common::read(&target), CSV.as_bytes());
 }
+
+/// `(extra arguments, output file name, phrase the one warning line must hold)`.
+const IGNORED: &[(&[&str], &str, &str)] = &[
+    (
+        &["-f", "json"],
+        "x.csv",
+        "-f json, but the output name x.csv says CSV",
+    ),
+    (
+        &["-f", "csv"],
+        "x.JSON",
+        "-f csv, but the output name x.JSON says JSON",
+    ),
+    (
+        &["-f", "tsv"],
+        "x.csv",
+        "-f tsv, but the output name x.csv says CSV",
+    ),
+    (
+        &["--null", "NULL"],
+        "x.json",
+        "--null has no effect on JSON output",
+    ),
+    (
+        &["--pretty"],
+        "x.csv",
+        "--pretty has no effect on CSV output",
+    ),
+    (
+        &["--pretty"],
+        "x.tsv",
+        "--pretty has no effect on TSV output",
+    ),
+    (
+        &["--no-header"],
+        "x.json",
+        "--no-header has no effect on JSON output",
+    ),
+    (&["--crlf"], "x.json", "--crlf has no effect on JSON output"),
+];
+
+#[test]
+fn an_option_the_format_ignores_gets_a_one_line_warning() {
+    let url = &server().url;
+    for (extra, name, phrase) in IGNORED {
+        let dir = common::tempdir();
+        let out = dir.path().join(name);
+        let mut args = vec!["--db-url", url, "-q", QUERY, "-o", out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let r = run(gd().args(&args));
+        r.assert_code(0);
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{extra:?} {name}: one line\n{r}");
+        assert!(
+            lines[0].contains("WARN") && lines[0].contains(phrase),
+            "{extra:?} {name}: {r}"
+        );
+        // --quiet: no warning, the same exit code.
+        args.push("--quiet");
+        let r = run(gd().args(&args));
+        r.assert_code(0);
+        assert!(r.stderr.is_empty(), "{extra:?} {name} --quiet: {r}");
+    }
+    // Options that do apply, and an extension that implies nothing: no warning.
+    for (extra, name) in [
+        (&["-f", "csv"][..], "x.csv"),
+        (&["-f", "csv"][..], "x.txt"),
+        (&["-f", "json"][..], "x"),
+        (&["--null", "NULL", "--crlf", "--no-header"][..], "x.tsv"),
+        (&["--pretty"][..], "x.json"),
+        (&["-f", "json", "--pretty"][..], "-"),
+    ] {
+        let dir = common::tempdir();
+        let out = dir.path().join(name);
+        let out = if name == "-" {
+            "-"
+        } else {
+            out.to_str().unwrap()
+        };
+        let mut args = vec!["--db-url", url, "-q", QUERY, "-o", out];
+        args.extend_from_slice(extra);
+        let r = run(gd().args(&args));
+        r.assert_code(0);
+        assert!(
+            r.stderr.is_empty(),
+            "{extra:?} {name}: unexpected warning\n{r}"
+        );
+    }
+}
