@@ -246,3 +246,53 @@ fn an_option_the_format_ignores_gets_a_one_line_warning() {
         );
     }
 }
+
+/// Issue 15, part 6: the README's Troubleshooting section quotes the binary's messages exactly;
+/// this runs the three cases and compares (the port aside, which is the test server's).
+#[test]
+fn readme_troubleshooting_quotes_the_messages_the_binary_prints() {
+    let readme = String::from_utf8(common::read(&common::repo_root().join("README.md"))).unwrap();
+    let section = readme
+        .split("\n## Troubleshooting\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("README has a Troubleshooting section");
+    let quoted: Vec<&str> = section
+        .lines()
+        .filter(|l| l.starts_with("gold_digger: "))
+        .collect();
+    let srv = server();
+    let dir = common::tempdir();
+    let out = dir.path().join("x.csv");
+    let out = out.to_str().unwrap();
+    let tls_user = srv.url_for("gd_tls", "tls_pass", "gd_test");
+    let wrong_password = srv.url_for("gd", "wrong", "gd_test");
+    let cases: [Vec<&str>; 3] = [
+        vec!["--db-url", &wrong_password, "-q", "SELECT 1"],
+        vec![
+            "--db-url",
+            &tls_user,
+            "--ssl-mode",
+            "disabled",
+            "-q",
+            "SELECT 1",
+        ],
+        vec![
+            "--db-url",
+            &tls_user,
+            "-j",
+            "2",
+            "--table",
+            "gd_test.tricky",
+        ],
+    ];
+    assert_eq!(quoted.len(), cases.len(), "{section}");
+    for ((args, want), code) in cases.iter().zip(&quoted).zip([3, 3, 4]) {
+        let r = run(gd().args(args).args(["-o", out]));
+        r.assert_code(code);
+        let got =
+            String::from_utf8_lossy(&r.stderr).replace(&format!(":{} as", srv.port), ":33326 as");
+        assert_eq!(got.trim_end(), *want, "{args:?}");
+        assert!(common::dir_entries(dir.path()).is_empty());
+    }
+}
