@@ -25,7 +25,7 @@ pub struct Cli {
     #[arg(value_name = "QUERY", conflicts_with_all = ["query", "query_file"])]
     pub positional_query: Option<String>,
 
-    /// Read the SQL query from FILE
+    /// Read the SQL query from FILE (- reads it from stdin)
     #[arg(long, value_name = "FILE")]
     pub query_file: Option<PathBuf>,
 

@@ -40,6 +40,21 @@ pub enum Error {
         /// The I/O error.
         source: io::Error,
     },
+    /// The temporary file cannot be created in the output's directory: the
+    /// directory is not writable, even when the output file itself is.
+    #[error(
+        "cannot create a file in directory {dir} ({source}): the output {path} is written to a \
+         temporary file beside it and renamed into place, so its directory must be writable, not \
+         only the file; make it writable or choose an output in a writable directory"
+    )]
+    OutputDirectory {
+        /// The directory the temporary file was to be created in.
+        dir: PathBuf,
+        /// The output path.
+        path: PathBuf,
+        /// The I/O error (permission denied, read-only file system).
+        source: io::Error,
+    },
     /// The output file exists and is read-only; --force replaces it.
     #[error("output {path} is read-only ({reason}); pass --force to replace it")]
     ReadOnlyOutput {
@@ -204,7 +219,10 @@ impl Error {
             | Self::Login { .. }
             | Self::LoginIo { .. } => 3,
             Self::Query(_) | Self::Stream { .. } | Self::ReadOnly(_) | Self::Snapshot(_) => 4,
-            Self::QueryFile { .. } | Self::Output { .. } | Self::ReadOnlyOutput { .. } => 5,
+            Self::QueryFile { .. }
+            | Self::Output { .. }
+            | Self::OutputDirectory { .. }
+            | Self::ReadOnlyOutput { .. } => 5,
             Self::Interrupted { code, .. } => *code,
         }
     }
@@ -249,6 +267,14 @@ mod tests {
                     message: "x".into(),
                 },
                 2,
+            ),
+            (
+                Error::OutputDirectory {
+                    dir: "d".into(),
+                    path: "d/o.csv".into(),
+                    source: io(),
+                },
+                5,
             ),
             (
                 Error::Connect {

@@ -280,6 +280,19 @@ impl AtomicFile {
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
+                // The file may be writable; the directory is what refuses.
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EACCES | libc::EPERM | libc::EROFS)
+                    ) =>
+                {
+                    return Err(Error::OutputDirectory {
+                        dir: std::path::absolute(&dir).unwrap_or(dir),
+                        path: target.to_path_buf(),
+                        source: e,
+                    });
+                }
                 Err(e) => return Err(err(e)),
             }
         }

@@ -7,6 +7,8 @@ mod bad_input;
 mod common;
 #[path = "integration/faults.rs"]
 mod faults;
+#[path = "integration/first_use.rs"]
+mod first_use;
 #[path = "integration/operator_safety.rs"]
 mod operator_safety;
 #[path = "integration/parallel.rs"]

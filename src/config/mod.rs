@@ -275,8 +275,9 @@ impl Config {
         };
         let query = match query_source {
             Some(QuerySource::Text(q)) => q,
-            Some(QuerySource::File(path)) => std::fs::read_to_string(&path)
-                .map_err(|source| Error::QueryFile { path, source })?,
+            Some(QuerySource::File(path)) => {
+                read_query_file(&path).map_err(|source| Error::QueryFile { path, source })?
+            }
             None => {
                 return Err(Error::usage(
                     "no query: pass --query, a QUERY argument or --query-file, or set DATABASE_QUERY",
@@ -304,6 +305,17 @@ impl Config {
             .or(file.format)
             .unwrap_or_else(|| Format::from_path(&output));
         let flag = |cli: bool, file: Option<bool>| cli || file.unwrap_or(false);
+        let mut warnings = format_warnings(
+            cli.format.or(file.format),
+            &output,
+            format,
+            &[
+                ("--null", cli.null.is_some() || file.null.is_some()),
+                ("--pretty", flag(cli.pretty, file.pretty)),
+                ("--no-header", flag(cli.no_header, file.no_header)),
+                ("--crlf", flag(cli.crlf, file.crlf)),
+            ],
+        );
         let format_options = FormatOptions {
             header: !flag(cli.no_header, file.no_header),
             line_ending: if flag(cli.crlf, file.crlf) {
@@ -424,9 +436,64 @@ impl Config {
             } else {
                 file.progress
             },
-            warnings: tls.warnings,
+            warnings: {
+                warnings.extend(tls.warnings);
+                warnings
+            },
         })
     }
+}
+
+/// One-line warnings for choices that contradict each other without being
+/// wrong: a format other than the output name's extension says, and options
+/// the format ignores (`given`: each option and whether it was set).
+fn format_warnings(
+    explicit: Option<Format>,
+    output: &std::path::Path,
+    format: Format,
+    given: &[(&str, bool)],
+) -> Vec<String> {
+    let name = |f: Format| match f {
+        Format::Csv => "CSV",
+        Format::Tsv => "TSV",
+        Format::Json => "JSON",
+    };
+    let mut warnings = Vec::new();
+    let extension = output.extension().and_then(|e| e.to_str());
+    let implied = match extension.map(str::to_ascii_lowercase).as_deref() {
+        Some("csv") => Some(Format::Csv),
+        Some("tsv") => Some(Format::Tsv),
+        Some("json") => Some(Format::Json),
+        _ => None,
+    };
+    if let (Some(asked), Some(implied)) = (explicit, implied)
+        && asked != implied
+    {
+        let file_name = output.file_name().unwrap_or_default().to_string_lossy();
+        warnings.push(format!(
+            "-f {}, but the output name {file_name} says {}: writing {} as asked",
+            name(asked).to_ascii_lowercase(),
+            name(implied),
+            name(asked),
+        ));
+    }
+    let ignored: &[(&str, &str)] = match format {
+        Format::Json => &[
+            ("--null", "NULL is written as null"),
+            ("--no-header", "the keys are in every object"),
+            ("--crlf", "JSON lines end with LF"),
+        ],
+        Format::Csv | Format::Tsv => &[("--pretty", "it indents JSON")],
+    };
+    for (option, why) in ignored {
+        if given.contains(&(option, true)) {
+            warnings.push(format!(
+                "{option} has no effect on {} output ({why})",
+                name(format)
+            ));
+        }
+    }
+    warnings
 }
 
 /// How many connections export, and how the query is split among them.
@@ -515,10 +582,22 @@ fn table_query(name: &str, condition: Option<&str>) -> Result<String, Error> {
     Ok(sql)
 }
 
-/// Drops surrounding whitespace and trailing semicolons (a query file often
-/// ends with `;`, which the server rejects without multi-statements).
+/// The query file, or stdin for `-` (`--query-file -`, as `mysql < q.sql`).
+fn read_query_file(path: &std::path::Path) -> std::io::Result<String> {
+    if path.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(path)
+    }
+}
+
+/// Drops a leading UTF-8 byte-order mark (Windows editors save "UTF-8" with
+/// one, and the server reads it as part of the first word), surrounding
+/// whitespace and trailing semicolons (a query file often ends with `;`,
+/// which the server rejects without multi-statements).
 fn normalize_query(q: &str) -> Option<&str> {
     let q = q
+        .trim_start_matches(|c: char| c == '\u{feff}' || c.is_whitespace())
         .trim()
         .trim_end_matches(|c: char| c == ';' || c.is_whitespace());
     (!q.is_empty()).then_some(q)
@@ -704,6 +783,8 @@ mod tests {
     fn query_normalisation() {
         assert_eq!(normalize_query("  SELECT 1 ;\n ; \n"), Some("SELECT 1"));
         assert_eq!(normalize_query(" ;\n"), None);
+        assert_eq!(normalize_query("\u{feff}SELECT 1;\r\n"), Some("SELECT 1"));
+        assert_eq!(normalize_query("\u{feff}\n"), None);
     }
 
     #[test]
