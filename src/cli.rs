@@ -17,6 +17,10 @@ pub struct Cli {
     #[arg(long, value_name = "URL")]
     pub db_url: Option<String>,
 
+    /// The mysql client's connection flags, an alternative to --db-url.
+    #[command(flatten)]
+    pub client: ClientArgs,
+
     /// SQL query to run [env: DATABASE_QUERY]
     #[arg(short, long, value_name = "SQL", conflicts_with = "query_file")]
     pub query: Option<String>,
@@ -37,7 +41,7 @@ pub struct Cli {
     #[arg(short, long, value_enum)]
     pub format: Option<Format>,
 
-    /// Indent JSON output
+    /// Indent JSON output (-p is --pretty here, not the mysql client's password: use --password)
     #[arg(short, long)]
     pub pretty: bool,
 
@@ -181,6 +185,51 @@ pub struct Cli {
     /// Subcommands.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// The connection flags of the mysql client. Each overrides the matching part
+/// of the URL; without a URL they build the connection (see README
+/// "Connecting like the mysql client").
+#[derive(Debug, Default, clap::Args)]
+pub struct ClientArgs {
+    /// Server host name or address [default: localhost]. Long form only: -h is --help
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// Server TCP port [default: 3306]
+    #[arg(short = 'P', long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+
+    /// User name [default: the OS user's name]
+    #[arg(short = 'u', long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Password; --password alone asks on the terminal without echo. Long form only (-p is
+    /// --pretty), and the value only after '=': --password=PW (visible in the process list;
+    /// prefer the prompt, ~/.my.cnf or MYSQL_PWD)
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        num_args = 0..=1,
+        require_equals = true
+    )]
+    pub password: Option<Option<String>>,
+
+    /// Default database
+    #[arg(short = 'D', long, value_name = "NAME")]
+    pub database: Option<String>,
+
+    /// Unix socket path (instead of TCP)
+    #[arg(short = 'S', long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+
+    /// Read the [client] and [gold_digger] groups of this option file only, instead of ~/.my.cnf
+    #[arg(long, value_name = "FILE", conflicts_with = "no_defaults")]
+    pub defaults_file: Option<PathBuf>,
+
+    /// Read no option file (not even ~/.my.cnf)
+    #[arg(long)]
+    pub no_defaults: bool,
 }
 
 /// Subcommands.

@@ -36,7 +36,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> Result<(), Error> {
-    let config = Config::resolve(cli, &|name| std::env::var(name).ok())?;
+    let mut config = Config::resolve(cli, &|name| std::env::var(name).ok())?;
     init_logging(config.verbosity, config.quiet);
     for warning in &config.warnings {
         tracing::warn!("{warning}");
@@ -47,6 +47,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
         println!("{json}");
         return Ok(());
     }
+    config.ask_password()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
