@@ -67,8 +67,8 @@ pub(super) fn resolve_connection(
         && flags.socket.is_none();
     if from_url.is_none() && no_flags && !cnf.names_a_server() {
         return Err(Error::usage(
-            "no database to connect to: pass --db-url URL or set DATABASE_URL, or use the \
-             mysql client's flags (--host, -P/--port, -u/--user, --password, -D/--database, \
+            "no database URL and no connection flags: pass --db-url URL or set DATABASE_URL, \
+             or use the mysql client's flags (--host, -P/--port, -u/--user, --password, -D/--database, \
              -S/--socket), or a [client] group in ~/.my.cnf or --defaults-file",
         ));
     }
