@@ -17,6 +17,10 @@ pub struct Cli {
     #[arg(long, value_name = "URL")]
     pub db_url: Option<String>,
 
+    /// The mysql client's connection flags, an alternative to --db-url.
+    #[command(flatten)]
+    pub client: ClientArgs,
+
     /// SQL query to run [env: DATABASE_QUERY]
     #[arg(short, long, value_name = "SQL", conflicts_with = "query_file")]
     pub query: Option<String>,
@@ -37,7 +41,7 @@ pub struct Cli {
     #[arg(short, long, value_enum)]
     pub format: Option<Format>,
 
-    /// Indent JSON output
+    /// Indent JSON output (-p is --pretty here, not the mysql client's password: use --password)
     #[arg(short, long)]
     pub pretty: bool,
 
@@ -192,6 +196,51 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// The connection flags of the mysql client. Each overrides the matching part
+/// of the URL; without a URL they build the connection (see README
+/// "Connecting like the mysql client").
+#[derive(Debug, Default, clap::Args)]
+pub struct ClientArgs {
+    /// Server host name or address [default: localhost]. Long form only: -h is --help
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// Server TCP port [default: 3306]
+    #[arg(short = 'P', long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+
+    /// User name [default: the OS user's name]
+    #[arg(short = 'u', long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Password; --password alone asks on the terminal without echo. Long form only (-p is
+    /// --pretty), and the value only after '=': --password=PW (visible in the process list;
+    /// prefer the prompt, ~/.my.cnf or MYSQL_PWD)
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        num_args = 0..=1,
+        require_equals = true
+    )]
+    pub password: Option<Option<String>>,
+
+    /// Default database
+    #[arg(short = 'D', long, value_name = "NAME")]
+    pub database: Option<String>,
+
+    /// Unix socket path (instead of TCP)
+    #[arg(short = 'S', long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+
+    /// Read the [client] and [gold_digger] groups of this option file only, instead of ~/.my.cnf
+    #[arg(long, value_name = "FILE", conflicts_with = "no_defaults")]
+    pub defaults_file: Option<PathBuf>,
+
+    /// Read no option file (not even ~/.my.cnf)
+    #[arg(long)]
+    pub no_defaults: bool,
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -247,5 +296,84 @@ impl SslMode {
             Self::VerifyCa => "verify_ca",
             Self::VerifyIdentity => "verify_identity",
         }
+    }
+}
+
+/// Refuses two habits of mysql client users that would otherwise put a
+/// password where it gets printed or sent as SQL: `-pSECRET` (here `-p` is
+/// `--pretty`, and clap would read the rest as more short flags, `-pSx` as a
+/// socket named `x`), and `--password SECRET` (the value only follows `=`,
+/// so SECRET would become the query). Arguments after `--` and values of
+/// options that take one are not looked at. The message never holds the
+/// argument.
+pub fn check_password_habits(args: &[std::ffi::OsString]) -> Result<(), crate::Error> {
+    use clap::CommandFactory;
+    let command = Cli::command();
+    let takes_value = |arg: &str| {
+        command.get_arguments().any(|a| {
+            a.get_action().takes_values()
+                && a.get_num_args().is_none_or(|n| n.min_values() > 0)
+                && (arg.strip_prefix("--").is_some_and(|l| {
+                    a.get_long() == Some(l) || a.get_all_aliases().is_some_and(|v| v.contains(&l))
+                }) || arg.strip_prefix('-').is_some_and(|s| {
+                    s.len() == 1 && a.get_short().is_some_and(|c| s.starts_with(c))
+                }))
+        })
+    };
+    let mut previous: Option<&str> = None;
+    for arg in args.iter().skip(1) {
+        let Some(arg) = arg.to_str() else {
+            previous = None;
+            continue;
+        };
+        if arg == "--" {
+            break;
+        }
+        let is_value = previous.is_some_and(&takes_value);
+        if !is_value {
+            if arg.starts_with("-p") && arg.len() > 2 {
+                return Err(crate::Error::Usage(
+                    "-p is --pretty in gold_digger and takes no value; for the mysql client's \
+                     -pPASSWORD write --password=PASSWORD, or --password alone to be asked"
+                        .into(),
+                ));
+            }
+            if previous == Some("--password") && !arg.starts_with('-') {
+                return Err(crate::Error::Usage(
+                    "--password takes its value after '=' (--password=PASSWORD); --password \
+                     alone asks on the terminal, so the argument after it would be taken as \
+                     the query: write --password=PASSWORD, or put --password after the query"
+                        .into(),
+                ));
+            }
+        }
+        previous = if is_value { None } else { Some(arg) };
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_password_habits;
+
+    fn check(args: &[&str]) -> bool {
+        let args: Vec<std::ffi::OsString> = std::iter::once("gold_digger")
+            .chain(args.iter().copied())
+            .map(Into::into)
+            .collect();
+        check_password_habits(&args).is_ok()
+    }
+
+    #[test]
+    fn mysql_password_habits_are_refused() {
+        assert!(!check(&["-psecret", "-q", "x"]));
+        assert!(!check(&["-pSx"]));
+        assert!(!check(&["--password", "secret", "-o", "o"]));
+        assert!(!check(&["-q", "SELECT 1", "--password", "SELECT 2"]));
+        assert!(check(&["-p", "-q", "x", "--password", "-o", "o"]));
+        assert!(check(&["--password=-psecret", "-q", "x"]));
+        assert!(check(&["-q", "-pi", "--null", "-px", "--where", "-price"]));
+        assert!(check(&["-o", "-p.csv", "--", "-psecret"]));
+        assert!(check(&["SELECT 1", "--password"]));
     }
 }

@@ -24,6 +24,18 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// A MySQL option file (`~/.my.cnf`, `--defaults-file`) cannot be read or
+    /// holds a malformed line. The message never quotes the line, which may
+    /// hold a password.
+    #[error("option file {path}{}: {message}", line.map(|n| format!(", line {n}")).unwrap_or_default())]
+    OptionFile {
+        /// The file.
+        path: PathBuf,
+        /// The line (1-based), when the problem is on one.
+        line: Option<usize>,
+        /// What is wrong and what to do.
+        message: String,
+    },
     /// The query file cannot be read.
     #[error("cannot read query file {path}: {source}")]
     QueryFile {
@@ -211,7 +223,11 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::NoRows | Self::NoResultSet { .. } => 1,
-            Self::Usage(_) | Self::Url(_) | Self::ConfigFile { .. } | Self::TlsFile { .. } => 2,
+            Self::Usage(_)
+            | Self::Url(_)
+            | Self::ConfigFile { .. }
+            | Self::OptionFile { .. }
+            | Self::TlsFile { .. } => 2,
             Self::Connect { .. }
             | Self::TlsUnavailable { .. }
             | Self::Tls { .. }
@@ -275,6 +291,14 @@ mod tests {
                     source: io(),
                 },
                 5,
+            ),
+            (
+                Error::OptionFile {
+                    path: "c".into(),
+                    line: Some(3),
+                    message: "x".into(),
+                },
+                2,
             ),
             (
                 Error::Connect {

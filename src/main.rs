@@ -9,7 +9,12 @@ use std::process::ExitCode;
 use tokio::signal::unix::{SignalKind, signal};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Err(e) = gold_digger::cli::check_password_habits(&args) {
+        eprintln!("gold_digger: {e}");
+        return ExitCode::from(e.exit_code());
+    }
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
             // --help and --version print to stdout and succeed; usage errors are 2.
@@ -38,7 +43,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> Result<(), Error> {
-    let config = Config::resolve(cli, &|name| std::env::var(name).ok())?;
+    let mut config = Config::resolve(cli, &|name| std::env::var(name).ok())?;
     init_logging(config.verbosity, config.quiet);
     for warning in &config.warnings {
         tracing::warn!("{warning}");
@@ -49,6 +54,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
         println!("{json}");
         return Ok(());
     }
+    config.ask_password()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -4,6 +4,8 @@
 
 #[path = "integration/bad_input.rs"]
 mod bad_input;
+#[path = "integration/client_conventions.rs"]
+mod client_conventions;
 mod common;
 #[path = "integration/faults.rs"]
 mod faults;

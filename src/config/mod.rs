@@ -7,7 +7,9 @@
 //! parts it draws on live in submodules: `url` (the database URL), `tls` (TLS
 //! settings from flags, URL and file) and `file` (the TOML config file).
 
+mod client_flags;
 mod file;
+mod mycnf;
 mod tls;
 mod url;
 
@@ -21,7 +23,6 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 use tls::{FileTls, resolve_tls};
-use url::parse_url;
 
 /// Default time allowed for connecting and logging in.
 pub const DEFAULT_CONNECT_TIMEOUT: u64 = 30;
@@ -100,6 +101,11 @@ pub struct ConnectOptions {
     pub password: Secret,
     /// Default database.
     pub database: Option<String>,
+    /// `--password` came without a value: ask on the terminal before connecting.
+    #[serde(skip)]
+    pub ask_password: bool,
+    /// The MySQL option files read (`~/.my.cnf`, `--defaults-file`).
+    pub option_files: Vec<PathBuf>,
     /// TLS mode.
     pub ssl_mode: SslMode,
     /// CA file for the verifying modes (platform roots when absent).
@@ -232,8 +238,8 @@ impl Config {
             .db_url
             .clone()
             .or_else(|| env("DATABASE_URL"))
-            .or(file.db_url)
-            .ok_or_else(|| Error::usage("no database URL: pass --db-url or set DATABASE_URL"))?;
+            .or(file.db_url.take());
+        let mut connect = client_flags::resolve_connection(cli, env, url.as_deref())?;
 
         let cli_query = match (&cli.query, &cli.positional_query, &cli.query_file) {
             (Some(q), _, _) | (None, Some(q), _) => Some(QuerySource::Text(q.clone())),
@@ -336,7 +342,6 @@ impl Config {
             )));
         }
 
-        let mut connect = parse_url(&url)?;
         let file_tls = FileTls {
             ssl_mode: file.ssl_mode,
             tls_ca_file: file.tls_ca_file,
@@ -345,6 +350,8 @@ impl Config {
             tls_cert: file.tls_cert,
             tls_key: file.tls_key,
         };
+        let file_tls =
+            client_flags::tls_below(cli, connect.url_ssl_mode, file_tls, &connect.option_files);
         let tls = resolve_tls(cli, &file_tls, connect.url_ssl_mode, cli.config.as_deref())?;
         connect.options.ssl_mode = tls.mode;
         connect.options.tls = crate::conn::tls::build(tls.mode, &tls.files)?;
@@ -438,6 +445,7 @@ impl Config {
             },
             warnings: {
                 warnings.extend(tls.warnings);
+                warnings.extend(connect.option_files.warnings);
                 warnings
             },
         })

@@ -1,23 +1,30 @@
 //! The database URL: `mysql://` or `mariadb://`, percent-decoded user,
 //! password and database, and the `socket` and `ssl-mode` parameters.
 
-use super::{
-    ConnectOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_ROW_SIZE, DEFAULT_READ_TIMEOUT, Endpoint,
-    Secret,
-};
+use super::Secret;
 use crate::cli::SslMode;
 use crate::error::Error;
 use std::path::PathBuf;
-use std::time::Duration;
 
-pub(super) struct ParsedUrl {
-    pub(super) options: ConnectOptions,
-    pub(super) url_ssl_mode: Option<SslMode>,
+/// The parts of a database URL; each may be overridden by the mysql-client flags
+/// (`--host`, `-u`, ...) and fills in for the option files (see `client_flags`).
+#[derive(Debug, Default)]
+pub(super) struct UrlParts {
+    pub(super) host: Option<String>,
+    /// Only when the URL names one (`host:port`).
+    pub(super) port: Option<u16>,
+    pub(super) socket: Option<PathBuf>,
+    /// `None` when the URL has no user name.
+    pub(super) user: Option<String>,
+    /// `None` when the URL has no password (`user@host`, `user:@host`).
+    pub(super) password: Option<Secret>,
+    pub(super) database: Option<String>,
+    pub(super) ssl_mode: Option<SslMode>,
 }
 
 /// Parses `mysql://user:password@host:port/database?socket=/path&ssl-mode=...`.
 /// Errors never quote the URL, which may hold a password.
-pub(super) fn parse_url(text: &str) -> Result<ParsedUrl, Error> {
+pub(super) fn parse_url(text: &str) -> Result<UrlParts, Error> {
     let url = url::Url::parse(text).map_err(|e| Error::Url(e.to_string()))?;
     if !matches!(url.scheme(), "mysql" | "mariadb") {
         return Err(Error::Url(format!(
@@ -35,11 +42,11 @@ pub(super) fn parse_url(text: &str) -> Result<ParsedUrl, Error> {
                 ))
             })
     };
-    let user = decode(url.username(), "user name")?;
-    if user.is_empty() {
-        return Err(Error::Url("no user name".into()));
-    }
-    let password = Secret(decode(url.password().unwrap_or(""), "password")?);
+    let user = Some(decode(url.username(), "user name")?).filter(|u| !u.is_empty());
+    let password = match url.password() {
+        Some(p) => Some(Secret(decode(p, "password")?)),
+        None => None,
+    };
     let database = match url.path().trim_start_matches('/') {
         "" => None,
         db if db.contains('/') => {
@@ -48,12 +55,12 @@ pub(super) fn parse_url(text: &str) -> Result<ParsedUrl, Error> {
         db => Some(decode(db, "database name")?),
     };
     let mut socket = None;
-    let mut url_ssl_mode = None;
+    let mut ssl_mode = None;
     for (key, value) in url.query_pairs() {
         match key.as_ref() {
             "socket" => socket = Some(PathBuf::from(value.as_ref())),
             "ssl-mode" | "ssl_mode" | "sslmode" => {
-                url_ssl_mode = Some(SslMode::from_str_ignore_case(&value).ok_or_else(|| {
+                ssl_mode = Some(SslMode::from_str_ignore_case(&value).ok_or_else(|| {
                     Error::Url(format!(
                         "unknown ssl-mode '{value}' (use disabled, preferred, required, verify_ca or verify_identity)"
                     ))
@@ -66,41 +73,22 @@ pub(super) fn parse_url(text: &str) -> Result<ParsedUrl, Error> {
             }
         }
     }
-    let endpoint = match socket {
-        Some(path) => Endpoint::Socket { path },
-        None => {
-            let host = match url.host() {
-                Some(url::Host::Ipv6(a)) => a.to_string(),
-                Some(h) => h.to_string(),
-                None => return Err(Error::Url("no host".into())),
-            };
-            Endpoint::Tcp {
-                host,
-                port: url.port().unwrap_or(3306),
-            }
-        }
+    let host = match url.host() {
+        Some(url::Host::Ipv6(a)) => Some(a.to_string()),
+        Some(h) => Some(h.to_string()).filter(|h| !h.is_empty()),
+        None => None,
     };
-    Ok(ParsedUrl {
-        options: ConnectOptions {
-            endpoint,
-            user,
-            password,
-            database,
-            ssl_mode: SslMode::Preferred,
-            tls_ca_file: None,
-            tls_cert: None,
-            tls_key: None,
-            tls: None,
-            server_public_key: None,
-            server_public_key_pem: None,
-            get_server_public_key: false,
-            connect_timeout: Duration::from_secs(DEFAULT_CONNECT_TIMEOUT),
-            read_timeout: Some(Duration::from_secs(DEFAULT_READ_TIMEOUT)),
-            max_row_size: DEFAULT_MAX_ROW_SIZE,
-            read_only: true,
-            time_zone: None,
-        },
-        url_ssl_mode,
+    if host.is_none() && socket.is_none() {
+        return Err(Error::Url("no host".into()));
+    }
+    Ok(UrlParts {
+        host,
+        port: url.port(),
+        socket,
+        user,
+        password,
+        database,
+        ssl_mode,
     })
 }
 

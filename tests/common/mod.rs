@@ -355,9 +355,17 @@ pub fn binary_auto(bytes: &[u8]) -> Vec<u8> {
 /// from its environment. Run it with [`run`].
 pub fn gd() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gold_digger"));
-    for var in ["DATABASE_URL", "DATABASE_QUERY", "OUTPUT_FILE", "RUST_LOG"] {
+    for var in [
+        "DATABASE_URL",
+        "DATABASE_QUERY",
+        "OUTPUT_FILE",
+        "RUST_LOG",
+        "MYSQL_PWD",
+    ] {
         cmd.env_remove(var);
     }
+    // No ~/.my.cnf of whoever runs the tests (a test that wants one sets HOME itself).
+    cmd.env("HOME", "/nonexistent/gd-test-home");
     cmd.stdin(Stdio::null());
     cmd
 }

@@ -44,6 +44,9 @@ fn cases() -> Vec<Bad> {
         let url = url.replace("PW", PW);
         bad(name, &["--db-url", &url, "-q", "SELECT 1"], 2, phrase)
     };
+    let port = server().port.to_string();
+    let client = ["--host", "127.0.0.1", "-P", port.as_str(), "-u", "gd"];
+    let pw_flag = format!("--password={PW}");
     let config = |name, text: &str, code, phrase| Bad {
         config: Some(text.replace("PW", PW)),
         ..bad(name, &["--config", "{cfg}"], code, phrase)
@@ -334,6 +337,58 @@ fn cases() -> Vec<Bad> {
             &["--db-url", &url, "-q", "SELECT 1"],
             3,
             "Access denied",
+        ),
+        // --- the mysql client's conventions (issue 15)
+        bad(
+            "wrong --password=",
+            &[&client[..], &[&pw_flag, "-q", "SELECT 1"]].concat(),
+            3,
+            "Access denied",
+        ),
+        Bad {
+            env: vec![("MYSQL_PWD", PW.to_string())],
+            ..bad(
+                "wrong MYSQL_PWD",
+                &[&client[..], &["-q", "SELECT 1"]].concat(),
+                3,
+                "Access denied",
+            )
+        },
+        Bad {
+            config: Some(format!("[client]\nuser=gd\npassword=\"{PW}\n")),
+            ..bad(
+                "option file with an unclosed quote",
+                &["--defaults-file", "{cfg}", "-q", "SELECT 1"],
+                2,
+                "line 3",
+            )
+        },
+        Bad {
+            config: Some(format!("password={PW}\n")),
+            ..bad(
+                "option file: option before a group",
+                &["--defaults-file", "{cfg}", "-q", "SELECT 1"],
+                2,
+                "line 1",
+            )
+        },
+        bad(
+            "missing --defaults-file",
+            &["--defaults-file", "{dir}/none.cnf", "-q", "SELECT 1"],
+            2,
+            "none.cnf",
+        ),
+        bad(
+            "mysql habit -pPASSWORD",
+            &[&format!("-p{PW}"), "-u", "gd", "-q", "SELECT 1"],
+            2,
+            "--password=PASSWORD",
+        ),
+        bad(
+            "mysql habit --password PASSWORD",
+            &["-u", "gd", "--password", PW],
+            2,
+            "--password=PASSWORD",
         ),
     ]
 }
