@@ -44,6 +44,8 @@ impl Meter {
         if rows > 0 {
             self.bar.set_length(rows);
             self.bar.set_style(known_total());
+            // Shown at once, even if the export ends before the next redraw.
+            self.bar.force_draw();
         }
     }
 

@@ -42,22 +42,22 @@ fn progress_shows_on_a_terminal_with_a_summary_line() {
         .unwrap_or_else(|| panic!("no summary line: {shown}"));
     assert!(summary.contains(&format!("to {out}")), "{summary}");
 
-    // A known total (the table's statistics, or the estimate over N connections): a
-    // percentage and an ETA.
-    crate::parallel::tables();
+    // A known total (the table's statistics, or the server's estimate over N connections): a
+    // percentage and an ETA. A million rows take long enough for several redraws.
+    let big = "SELECT seq, MD5(seq) AS h FROM gd_test.seq_1_to_1000000";
     let shown = on_a_terminal(&[
         "--db-url",
         &url,
+        "-q",
+        big,
         "-j",
         "2",
-        "--table",
-        "par_skew",
-        "--chunk-rows",
-        "500",
+        "--split-by",
+        "seq",
         "-o",
         out,
     ]);
-    assert!(shown.contains("exported 20,000 rows"), "{shown}");
+    assert!(shown.contains("exported 1,000,000 rows"), "{shown}");
     assert!(
         shown.contains("%") && shown.contains("/~"),
         "no percentage: {shown}"
