@@ -163,7 +163,7 @@ pub const WARNINGS_SHOWN: usize = 5;
 /// Shows the server's warnings for the statement just run (`count` of them,
 /// from its final OK/EOF packet) on stderr: the first [`WARNINGS_SHOWN`], or
 /// all that the server kept with `all`. Never fails the export.
-async fn report_warnings(session: &mut Session, count: u16, all: bool) {
+pub(crate) async fn report_warnings(session: &mut Session, count: u16, all: bool) {
     let sql = if all {
         "SHOW WARNINGS".to_string()
     } else {

@@ -25,7 +25,7 @@ use crate::progress::Meter;
 use crate::sink::Sink;
 use gd_protocol::ProtocolError;
 use gd_protocol::resultset::{Event, QueryDecoder};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use tokio::sync::Mutex;
 
 /// Rows per chunk when `--chunk-rows` is not given: enough chunks that the
@@ -97,6 +97,7 @@ async fn export<W: RowWriter>(
         meter.set_total(total);
     }
     let planner = Mutex::new(Planner { split, chunker });
+    let warnings = Cell::new(0u32);
     let merge = RefCell::new(Merge {
         writer,
         out: Output::new(FLUSH_AT + FLUSH_AT / 4),
@@ -109,9 +110,16 @@ async fn export<W: RowWriter>(
     futures_util::future::try_join_all(
         sessions
             .iter_mut()
-            .map(|session| worker(session, &planner, &merge)),
+            .map(|session| worker(session, &planner, &merge, &warnings, config)),
     )
     .await?;
+    if warnings.get() > 0 && !config.quiet {
+        tracing::warn!(
+            "the chunk queries raised {} warnings in all (those of the first chunk with any \
+             are shown above)",
+            warnings.get()
+        );
+    }
     let chunks = planner.lock().await.chunker.issued();
     let merge = merge.into_inner();
     tracing::info!(chunks, "all chunks exported");
@@ -394,10 +402,12 @@ async fn worker<W: RowWriter>(
     session: &mut Session,
     planner: &Mutex<Planner>,
     merge: &RefCell<Merge<W>>,
+    warnings: &Cell<u32>,
+    config: &Config,
 ) -> Result<(), Error> {
     loop {
         let next = planner.lock().await.next(session).await?;
-        let Some((chunk, sql)) = next else {
+        let Some((range, sql)) = next else {
             return Ok(());
         };
         let rows_before = merge.borrow().rows;
@@ -406,12 +416,10 @@ async fn worker<W: RowWriter>(
             source: e.into(),
         })?;
         let mut decoder = session.decoder();
-        let mut chunk_rows = 0u64;
+        let mut chunk = ChunkStats::default();
         session
             .for_each_packet(true, |payload| {
-                merge
-                    .borrow_mut()
-                    .packet(&mut decoder, payload, &mut chunk_rows)
+                merge.borrow_mut().packet(&mut decoder, payload, &mut chunk)
             })
             .await
             .map_err(|e| {
@@ -436,11 +444,28 @@ async fn worker<W: RowWriter>(
             })?;
         tracing::debug!(
             connection = session.connection_id,
-            ?chunk,
-            rows = chunk_rows,
+            chunk = ?range,
+            rows = chunk.rows,
             "chunk done"
         );
+        // SHOW WARNINGS shows the last statement's: ask before the next chunk, for the first
+        // chunk that had any (the others are counted).
+        if chunk.warnings > 0 && !config.quiet {
+            let first = warnings.get() == 0;
+            warnings.set(warnings.get().saturating_add(u32::from(chunk.warnings)));
+            if first {
+                crate::export::report_warnings(session, chunk.warnings, config.verbosity > 0).await;
+            }
+        }
     }
+}
+
+/// What one chunk query returned.
+#[derive(Debug, Default)]
+struct ChunkStats {
+    rows: u64,
+    /// The server's warning count from the result's end.
+    warnings: u16,
 }
 
 /// The one writer and output that every connection's rows go to.
@@ -464,10 +489,10 @@ impl<W: RowWriter> Merge<W> {
         &mut self,
         decoder: &mut QueryDecoder,
         payload: &[u8],
-        chunk_rows: &mut u64,
+        chunk: &mut ChunkStats,
     ) -> Result<Flow, Error> {
         if decoder.is_row(payload) && self.writer.packet_row(payload, &mut self.out.buf) {
-            *chunk_rows += 1;
+            chunk.rows += 1;
             return self.wrote_row();
         }
         let rows = self.rows;
@@ -478,7 +503,7 @@ impl<W: RowWriter> Merge<W> {
         let first_columns = match event {
             Event::Row(row) => {
                 self.writer.row(&row, &mut self.out.buf);
-                *chunk_rows += 1;
+                chunk.rows += 1;
                 return self.wrote_row();
             }
             Event::Columns => true,
@@ -492,7 +517,11 @@ impl<W: RowWriter> Merge<W> {
                     "a chunk query returned no result set",
                 )));
             }
-            Event::End(_) | Event::Continue => false,
+            Event::End(status) => {
+                chunk.warnings = status.warnings;
+                false
+            }
+            Event::Continue => false,
         };
         if first_columns {
             let columns = decoder.columns();

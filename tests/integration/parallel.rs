@@ -505,3 +505,53 @@ fn a_cut_on_one_of_the_connections_fails_the_whole_export_and_leaves_nothing() {
         );
     }
 }
+
+#[test]
+fn warnings_of_the_chunk_queries_are_reported() {
+    tables();
+    let expr = "CAST(CONCAT('x', id) AS INT)";
+    // The server's own text for the first row's warning.
+    let server = mariadb_batch(&format!(
+        "SELECT {expr} FROM gd_test.par_skew WHERE id = 1; SHOW WARNINGS"
+    ));
+    let message = String::from_utf8(server.last().unwrap()[2].clone().unwrap()).unwrap();
+    let dir = common::tempdir();
+    let sql = format!("SELECT id, {expr} AS bad FROM gd_test.par_skew");
+    let r = run(gd()
+        .args([
+            "--db-url",
+            &url(),
+            "-q",
+            &sql,
+            "-j",
+            "2",
+            "--split-by",
+            "id",
+            "-o",
+        ])
+        .arg(dir.path().join("w.csv")));
+    r.assert_code(0);
+    let text = String::from_utf8_lossy(&r.stderr);
+    assert!(text.contains("1292"), "{r}");
+    assert!(
+        text.contains(message.split('\'').next().unwrap()),
+        "{message:?} not in {r}"
+    );
+    assert!(text.contains("raised 20000 warnings in all"), "{r}");
+    let quiet = run(gd()
+        .args([
+            "--db-url",
+            &url(),
+            "-q",
+            &sql,
+            "-j",
+            "2",
+            "--split-by",
+            "id",
+            "--quiet",
+        ])
+        .arg("-o")
+        .arg(dir.path().join("q.csv")));
+    quiet.assert_code(0);
+    assert!(quiet.stderr.is_empty(), "{quiet}");
+}
