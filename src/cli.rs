@@ -331,7 +331,11 @@ pub fn check_password_habits(args: &[std::ffi::OsString]) -> Result<(), crate::E
         }
         let is_value = previous.is_some_and(&takes_value);
         if !is_value {
-            if arg.starts_with("-p") && arg.len() > 2 {
+            // `-pv`, `-pvv`: --pretty with other flags that take no value.
+            let bundled_flags = arg
+                .strip_prefix("-p")
+                .is_some_and(|rest| rest.chars().all(|c| matches!(c, 'p' | 'v' | 'h' | 'V')));
+            if arg.starts_with("-p") && arg.len() > 2 && !bundled_flags {
                 return Err(crate::Error::Usage(
                     "-p is --pretty in gold_digger and takes no value; for the mysql client's \
                      -pPASSWORD write --password=PASSWORD, or --password alone to be asked"
@@ -368,6 +372,9 @@ mod tests {
     fn mysql_password_habits_are_refused() {
         assert!(!check(&["-psecret", "-q", "x"]));
         assert!(!check(&["-pSx"]));
+        assert!(check(&["-pv", "-q", "x"]));
+        assert!(check(&["-pvv", "-q", "x"]));
+        assert!(!check(&["-pvsecret", "-q", "x"]));
         assert!(!check(&["--password", "secret", "-o", "o"]));
         assert!(!check(&["-q", "SELECT 1", "--password", "SELECT 2"]));
         assert!(check(&["-p", "-q", "x", "--password", "-o", "o"]));

@@ -71,7 +71,10 @@ pub async fn run(
     let sink = Sink::open(&config.output, config.force)?;
     let mut session = Session::connect(&config.connect).await?;
     canceller.register(session.connection_id);
-    if let (Some(meter), Some(table)) = (&meter, &config.parallel.table) {
+    // The table's size is the total only when every row is exported.
+    if let (Some(meter), Some(table), None) =
+        (&meter, &config.parallel.table, &config.parallel.table_where)
+    {
         meter.set_total(crate::parallel::table_rows(&mut session, table).await);
     }
     let opts = &config.format_options;

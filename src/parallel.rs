@@ -73,8 +73,8 @@ pub async fn run(
                 s.quit().await;
             }
         }
-        // Refused while planning: no chunk query runs.
-        Err(Error::Usage(_) | Error::Snapshot(_)) => {}
+        // Refused while planning, or nothing to export: no chunk query runs.
+        Err(Error::Usage(_) | Error::Snapshot(_) | Error::NoRows) => {}
         // The other connections may still be busy with their chunks.
         Err(_) => canceller.cancel().await,
     }
@@ -180,7 +180,7 @@ async fn primary_key(session: &mut Session, table: &str) -> Result<String, Error
     let (schema, name) = schema_and_name(table);
     let sql = format!(
         "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE \
-         WHERE CONSTRAINT_NAME = 'PRIMARY' AND TABLE_SCHEMA = {schema} AND TABLE_NAME = '{}' \
+         WHERE CONSTRAINT_NAME = 'PRIMARY' AND TABLE_SCHEMA = {schema} AND TABLE_NAME = {} \
          ORDER BY ORDINAL_POSITION",
         sql_string(name)
     );
@@ -209,7 +209,7 @@ pub async fn table_rows(session: &mut Session, table: &str) -> u64 {
     let (schema, name) = schema_and_name(table);
     let sql = format!(
         "SELECT TABLE_ROWS FROM information_schema.TABLES \
-         WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = '{}'",
+         WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {}",
         sql_string(name)
     );
     match session.query_table(&sql).await {
@@ -226,14 +226,43 @@ pub async fn table_rows(session: &mut Session, table: &str) -> u64 {
 /// the table name of `schema.table` or `table`.
 fn schema_and_name(table: &str) -> (String, &str) {
     match table.split_once('.') {
-        Some((schema, name)) => (format!("'{}'", sql_string(schema)), name),
+        Some((schema, name)) => (sql_string(schema), name),
         None => ("DATABASE()".to_string(), table),
     }
 }
 
-/// `text` escaped for a single-quoted SQL string.
+/// `text` as a SQL string expression that reads the same under every
+/// `sql_mode`: a hex literal (quotes and backslashes escape differently with
+/// NO_BACKSLASH_ESCAPES), converted to the connection's character set.
 fn sql_string(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('\'', "\\'")
+    let mut hex = String::with_capacity(2 * text.len());
+    for b in text.bytes() {
+        hex.push_str(&format!("{b:02X}"));
+    }
+    format!("CONVERT(X'{hex}' USING utf8mb4)")
+}
+
+/// Seconds the snapshot's commit lock may wait for running statements.
+const LOCK_WAIT_SECONDS: u32 = 10;
+
+/// Whether the server has `BACKUP STAGE` (MariaDB 10.4.1 and later). MariaDB
+/// reports `5.5.5-10.11.19-MariaDB-…` to old clients, or `10.11.19-MariaDB`.
+fn has_backup_stages(server_version: &str) -> bool {
+    if !server_version.contains("MariaDB") {
+        return false;
+    }
+    let version = server_version
+        .strip_prefix("5.5.5-")
+        .unwrap_or(server_version);
+    let mut parts = version
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor, patch) = (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    );
+    (major, minor, patch) >= (10, 4, 1)
 }
 
 /// The server's error when an account lacks a privilege.
@@ -244,11 +273,18 @@ const ER_SPECIFIC_ACCESS_DENIED: u16 = 1227;
 /// is held for the few milliseconds that takes, on a connection of its own.
 async fn snapshot(workers: &mut [Session], config: &Config) -> Result<(), Error> {
     let mut control = Session::connect(&config.connect).await?;
+    // A lock that cannot be had at once (FLUSH TABLES WITH READ LOCK queued
+    // behind a long query, which makes every writer wait behind it) is
+    // given up after this, rather than stalling the server.
+    control
+        .execute(&format!(
+            "SET SESSION lock_wait_timeout = {LOCK_WAIT_SECONDS}"
+        ))
+        .await?;
     // BACKUP STAGE BLOCK_COMMIT (MariaDB 10.4.1+) blocks commits without
     // FLUSH TABLES WITH READ LOCK's table flush, which waits for every
     // running query on the tables and stalls all writers meanwhile.
-    let mariadb = control.server_version.contains("MariaDB");
-    let (lock, unlock): (&[&str], &str) = if mariadb {
+    let (lock, unlock): (&[&str], &str) = if has_backup_stages(&control.server_version) {
         (
             &["BACKUP STAGE START", "BACKUP STAGE BLOCK_COMMIT"],
             "BACKUP STAGE END",
@@ -308,6 +344,14 @@ async fn new_chunker(
             .and_then(|v| split.key.parse(v.as_bytes()))
     };
     let bounds = field(0).zip(field(1));
+    let present = rows.first().is_some_and(|r| r.iter().any(Option::is_some));
+    if bounds.is_none() && present {
+        tracing::warn!(
+            "the values of {} are out of the range gold_digger splits on (beyond 38 digits): \
+             the export runs as one chunk",
+            split.column
+        );
+    }
     let total = explain_rows(
         session,
         &format!(
@@ -572,5 +616,27 @@ impl<W: RowWriter> Merge<W> {
             bytes: self.bytes,
             no_result_set: None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backup_stages_from_mariadb_10_4_1_on() {
+        assert!(has_backup_stages("5.5.5-10.11.19-MariaDB-0+deb12u1"));
+        assert!(has_backup_stages("10.4.1-MariaDB"));
+        assert!(has_backup_stages("11.4.2-MariaDB-log"));
+        assert!(!has_backup_stages("5.5.5-10.3.39-MariaDB"));
+        assert!(!has_backup_stages("10.4.0-MariaDB"));
+        assert!(!has_backup_stages("8.0.36"));
+        assert!(!has_backup_stages("8.4.0-MySQL Community Server"));
+    }
+
+    #[test]
+    fn strings_are_hex_literals() {
+        assert_eq!(sql_string("o'b\\"), "CONVERT(X'6F27625C' USING utf8mb4)");
+        assert_eq!(sql_string(""), "CONVERT(X'' USING utf8mb4)");
     }
 }

@@ -111,7 +111,7 @@ fn resolve_symlink(path: &Path) -> Result<PathBuf, Error> {
     let mut current = path.to_path_buf();
     for _ in 0..MAX_LINK_HOPS {
         match fs::symlink_metadata(&current) {
-            Ok(m) if m.file_type().is_symlink() => {}
+            Ok(m) if m.file_type().is_symlink() => check_link_owner(&current, &m)?,
             _ => return Ok(current),
         }
         if let Ok(real) = fs::canonicalize(&current) {
@@ -130,6 +130,42 @@ fn resolve_symlink(path: &Path) -> Result<PathBuf, Error> {
         path: path.to_path_buf(),
         source: io::Error::from_raw_os_error(libc::ELOOP),
     })
+}
+
+/// Refuses to follow a link that the kernel's `fs.protected_symlinks` would
+/// not let this process follow: in a sticky, world-writable directory such
+/// as /tmp, a link owned by someone else than this process's user and the
+/// directory's owner. We resolve links ourselves (to replace the file a
+/// link points to), so the kernel's check does not happen by itself, and a
+/// root cron job writing `/tmp/report.csv` could otherwise be sent to write
+/// any file by a link another user planted there.
+fn check_link_owner(link: &Path, meta: &fs::Metadata) -> Result<(), Error> {
+    let dir = match link.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let Ok(dir_meta) = fs::metadata(dir) else {
+        return Ok(());
+    };
+    let sticky_world_writable = dir_meta.mode() & 0o1002 == 0o1002;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if sticky_world_writable && meta.uid() != euid && meta.uid() != dir_meta.uid() {
+        return Err(Error::Output {
+            path: link.to_path_buf(),
+            source: io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "a symbolic link owned by another user (uid {}) in the sticky, \
+                     world-writable directory {}; refusing to follow it (as the kernel's \
+                     protected_symlinks does); write to another path",
+                    meta.uid(),
+                    dir.display()
+                ),
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Why an existing target may not be replaced without `--force`, or `None`

@@ -423,7 +423,7 @@ impl Config {
         }
         connect.options.time_zone = time_zone;
 
-        let parallel = resolve_parallel(cli, &file_parallel, &query, table)?;
+        let parallel = resolve_parallel(cli, &file_parallel, &query, table, table_where)?;
         Ok(Self {
             connect: connect.options,
             parallel,
@@ -513,6 +513,8 @@ pub struct Parallel {
     pub split_by: Option<String>,
     /// The table of `--table`, whose primary key is the default split column.
     pub table: Option<String>,
+    /// The condition of `--where` for `--table`.
+    pub table_where: Option<String>,
     /// Whether all connections read one snapshot.
     pub consistency: Consistency,
     /// Rows per chunk to aim for (`None`: from the server's estimate).
@@ -536,6 +538,7 @@ fn resolve_parallel(
     file: &FileParallel,
     query: &str,
     table: Option<String>,
+    table_where: Option<String>,
 ) -> Result<Parallel, Error> {
     let threads = cli.threads.or(file.threads).unwrap_or(1);
     if !(1..=MAX_THREADS).contains(&threads) {
@@ -562,6 +565,7 @@ fn resolve_parallel(
         threads,
         split_by,
         table,
+        table_where,
         consistency: cli
             .consistency
             .or(file.consistency)

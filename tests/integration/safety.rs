@@ -365,3 +365,30 @@ fn several_result_sets_fail_unless_first_result_only() {
     r.assert_code(0);
     assert_eq!(read(&target), b"a\n1\n");
 }
+
+/// A link that another user planted in a sticky, world-writable directory (as /tmp) is not
+/// followed, as the kernel's protected_symlinks would not follow it: a root job writing
+/// `/tmp/report.csv` must not be sent to write wherever the link points. A link of our own
+/// there is followed as before.
+#[test]
+fn a_link_planted_by_another_user_in_a_sticky_directory_is_not_followed() {
+    let dir = common::tempdir();
+    let shared = dir.path().join("shared");
+    fs::create_dir(&shared).unwrap();
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o1777)).unwrap();
+    let victim = dir.path().join("victim.conf");
+    let planted = shared.join("report.csv");
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+    // Owned by someone else than us and than the directory's owner.
+    let me = fs::metadata(dir.path()).unwrap().uid();
+    let other = if me == 65534 { 65533 } else { 65534 };
+    std::os::unix::fs::lchown(&planted, Some(other), None).unwrap();
+    let r = run(&mut gd_to(&planted, "SELECT 1 AS n", &[]));
+    r.assert_code(5);
+    assert!(r.output_text().contains("refusing to follow"), "{r}");
+    assert!(!victim.exists(), "the planted link was followed");
+    // Our own link in the same directory is followed, to a new file.
+    std::os::unix::fs::lchown(&planted, Some(me), None).unwrap();
+    run(&mut gd_to(&planted, "SELECT 1 AS n", &[])).assert_code(0);
+    assert_eq!(read(&victim), b"n\n1\n");
+}
