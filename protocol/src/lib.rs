@@ -32,6 +32,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod binary;
 pub mod column;
 pub mod command;
 pub mod error;
