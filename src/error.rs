@@ -48,6 +48,14 @@ pub enum Error {
         /// Its mode and why it counts as read-only.
         reason: String,
     },
+    /// The compressor (or its thread) failed; the output was discarded.
+    #[error("cannot compress the output with {method}: {source}; output discarded")]
+    Compress {
+        /// `gzip`, `zstd`, or `a thread` when the thread could not run.
+        method: &'static str,
+        /// What failed.
+        source: io::Error,
+    },
     /// The server cannot be reached.
     #[error("cannot connect to {target}: {source}")]
     Connect {
@@ -204,7 +212,10 @@ impl Error {
             | Self::Login { .. }
             | Self::LoginIo { .. } => 3,
             Self::Query(_) | Self::Stream { .. } | Self::ReadOnly(_) | Self::Snapshot(_) => 4,
-            Self::QueryFile { .. } | Self::Output { .. } | Self::ReadOnlyOutput { .. } => 5,
+            Self::QueryFile { .. }
+            | Self::Output { .. }
+            | Self::ReadOnlyOutput { .. }
+            | Self::Compress { .. } => 5,
             Self::Interrupted { code, .. } => *code,
         }
     }
@@ -333,6 +344,13 @@ mod tests {
                 Error::ReadOnlyOutput {
                     path: "o".into(),
                     reason: "mode 0444".into(),
+                },
+                5,
+            ),
+            (
+                Error::Compress {
+                    method: "zstd",
+                    source: io(),
                 },
                 5,
             ),

@@ -5,6 +5,8 @@
 #[path = "integration/bad_input.rs"]
 mod bad_input;
 mod common;
+#[path = "integration/compress.rs"]
+mod compress;
 #[path = "integration/faults.rs"]
 mod faults;
 #[path = "integration/operator_safety.rs"]

@@ -12,6 +12,7 @@ mod tls;
 mod url;
 
 use crate::cli::{Cli, Consistency, SslMode};
+use crate::compress::Compression;
 use crate::conn::tls::TlsClient;
 use crate::error::Error;
 use crate::format::{Format, FormatOptions, LineEnding};
@@ -184,6 +185,8 @@ pub struct Config {
     pub output: PathBuf,
     /// Output format.
     pub format: Format,
+    /// Compression of the output (from its suffix, `--compress`, `--compress-level`).
+    pub compression: Compression,
     /// Writer options.
     pub format_options: FormatOptions,
     /// Succeed with an empty output when there are no rows.
@@ -303,6 +306,11 @@ impl Config {
             .format
             .or(file.format)
             .unwrap_or_else(|| Format::from_path(&output));
+        let compression = Compression::resolve(
+            &output,
+            cli.compress.or(file.compress),
+            cli.compress_level.or(file.compress_level),
+        )?;
         let flag = |cli: bool, file: Option<bool>| cli || file.unwrap_or(false);
         let format_options = FormatOptions {
             header: !flag(cli.no_header, file.no_header),
@@ -411,6 +419,7 @@ impl Config {
             query,
             output,
             format,
+            compression,
             format_options,
             allow_empty: flag(cli.allow_empty, file.allow_empty),
             first_result_only: flag(cli.first_result_only, file.first_result_only),
