@@ -46,7 +46,7 @@ pub struct Cli {
     #[arg(long, value_enum, value_name = "METHOD")]
     pub compress: Option<crate::compress::Method>,
 
-    /// Compression level: gzip 1-9 [default: 6], zstd 1-19 [default: 3]
+    /// Compression level: gzip 1-9 [default: 4], zstd 1-19 [default: 1]
     #[arg(long, value_name = "N")]
     pub compress_level: Option<i32>,
 

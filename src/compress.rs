@@ -4,13 +4,18 @@
 //! the writer's 2 MiB blocks, never a row, and hands the sink whole
 //! [`FLUSH_AT`] blocks of compressed bytes from an aligned buffer (the
 //! export's own [`Output`]), so that the file is still written with
-//! `O_DIRECT`; only the last block is shorter. The compressor runs on a
-//! thread of its own, fed through a queue of [`QUEUE_BLOCKS`] reused
-//! buffers: memory stays flat, and the export thread goes on decoding
-//! while the previous blocks are compressed. On success
+//! `O_DIRECT`; only the last block is shorter. Memory is the compressor's
+//! state plus that buffer, flat in the row count. On success
 //! [`Destination::commit`] writes the compressor's trailer before the sink
 //! renames the file into place; on any failure the sink is dropped
 //! unfinished, which removes the temporary file.
+//!
+//! The compressor runs on the export thread. A second thread fed through a
+//! bounded queue of blocks (commit b7bdb80) did not pay enough: on 1 M rows
+//! of `bench.mixed`, nine alternating runs, zstd at levels 1 and 3 took the
+//! same wall time either way (the server's thread is the bottleneck), gzip 4
+//! about 8 % less in the quiet runs, for 4 MiB more peak RSS. All it can
+//! save is the export thread's own work (0.24 CPU-s per million rows).
 
 use crate::error::Error;
 use crate::export::{BlockSink, FLUSH_AT, Output};
@@ -18,18 +23,17 @@ use crate::sink::Sink;
 use std::ffi::OsStr;
 use std::io::{self, Write};
 use std::path::Path;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::thread::JoinHandle;
 
-/// Default gzip level (see the README's "Compressed output" for the
-/// measurements behind it).
-pub const DEFAULT_GZIP_LEVEL: i32 = 6;
-/// Default zstd level: zstd's own default.
-pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
-
-/// Blocks in flight between the export thread and the compressor: one
-/// being compressed, one waiting. Memory is this many block buffers.
-pub const QUEUE_BLOCKS: usize = 2;
+/// Default gzip level. On 1 M rows of `bench.mixed` (268 MB of CSV,
+/// zlib-rs, medians of five runs) level 4 took 2.41 CPU-s for 83.1 MB,
+/// level 6 (gzip's own default) 3.48 CPU-s for 82.3 MB, level 1 1.24 CPU-s
+/// for 122.9 MB: 4 costs 30 % less than 6 for 1 % more bytes.
+pub const DEFAULT_GZIP_LEVEL: i32 = 4;
+/// Default zstd level. On the same export level 1 took 0.87 client CPU-s
+/// for 85.7 MB, level 3 (zstd's own default) 1.49 CPU-s for 85.2 MB: 1
+/// keeps pace with the server's thread and stays under half the `mariadb`
+/// client's CPU (the target); 3 does neither, for 0.6 % fewer bytes.
+pub const DEFAULT_ZSTD_LEVEL: i32 = 1;
 
 /// A compression method, as `--compress` names it.
 #[derive(
@@ -164,13 +168,14 @@ impl Compression {
 }
 
 /// Where an export's blocks go: straight to the sink, or through the
-/// compressor thread.
+/// compressor.
 #[derive(Debug)]
 pub enum Destination {
     /// Uncompressed.
     Plain(Sink),
-    /// Compressed on a thread of its own.
-    Compressed(Threaded<Sink>),
+    /// Compressed (boxed: the compressor's state is large, and the enum is
+    /// moved around by value).
+    Compressed(Box<Encoder<Sink>>),
 }
 
 impl Destination {
@@ -180,7 +185,7 @@ impl Destination {
         let sink = Sink::open(path, force)?;
         Ok(match compression.method {
             Method::None => Self::Plain(sink),
-            _ => Self::Compressed(Threaded::new(Encoder::new(compression, sink)?)?),
+            _ => Self::Compressed(Box::new(Encoder::new(compression, sink)?)),
         })
     }
 
@@ -314,143 +319,6 @@ fn compress_error(method: Method, source: io::Error) -> Error {
     }
 }
 
-/// What the export thread sends the compressor thread.
-enum Message {
-    /// A block to compress; the buffer comes back through the free list.
-    Block(Vec<u8>),
-    /// The last block was sent: write the trailer and return the sink.
-    Finish,
-}
-
-/// How the compressor thread ended.
-enum Ended<S> {
-    /// [`Message::Finish`]: everything written, the sink is returned to be committed.
-    Finished(S),
-    /// The export thread went away without finishing (an error elsewhere, a
-    /// signal): the sink was dropped, which removed the temporary file.
-    Abandoned,
-}
-
-/// An [`Encoder`] on a thread of its own: [`BlockSink::write_block`] copies
-/// the block into one of [`QUEUE_BLOCKS`] reused buffers and queues it, and
-/// waits only when all of them are queued (the compressor is behind). The
-/// first error of the compressor or the sink is returned by the next call.
-/// Dropped without [`Threaded::finish`], it stops the thread and waits for
-/// it, so the sink (and its temporary file) is gone when the drop returns.
-#[derive(Debug)]
-pub struct Threaded<S> {
-    blocks: Option<SyncSender<Message>>,
-    free: Receiver<Vec<u8>>,
-    /// Buffers not yet created (they are made on first use).
-    unmade: usize,
-    worker: Option<JoinHandle<Result<Ended<S>, Error>>>,
-}
-
-impl<S: BlockSink + Send + 'static> Threaded<S> {
-    /// Starts the compressor thread for `encoder`.
-    pub fn new(mut encoder: Encoder<S>) -> Result<Self, Error> {
-        let (blocks, inbox) = sync_channel::<Message>(QUEUE_BLOCKS);
-        let (give_back, free) = sync_channel::<Vec<u8>>(QUEUE_BLOCKS);
-        let worker = std::thread::Builder::new()
-            .name("compress".into())
-            .spawn(move || {
-                while let Ok(message) = inbox.recv() {
-                    match message {
-                        Message::Block(buf) => {
-                            encoder.write_block(&buf)?;
-                            // The export thread may be gone already.
-                            let _ = give_back.send(buf);
-                        }
-                        Message::Finish => return encoder.finish().map(Ended::Finished),
-                    }
-                }
-                Ok(Ended::Abandoned)
-            })
-            .map_err(|source| Error::Compress {
-                method: "a thread",
-                source,
-            })?;
-        Ok(Self {
-            blocks: Some(blocks),
-            free,
-            unmade: QUEUE_BLOCKS,
-            worker: Some(worker),
-        })
-    }
-
-    /// Sends the last word, waits for the thread to write the trailer and
-    /// returns the sink for the caller to commit.
-    pub fn finish(mut self) -> Result<S, Error> {
-        let sent = self
-            .blocks
-            .take()
-            .is_some_and(|b| b.send(Message::Finish).is_ok());
-        match self.join() {
-            Err(e) => Err(e),
-            Ok(Ended::Finished(sink)) if sent => Ok(sink),
-            Ok(_) => Err(stopped()),
-        }
-    }
-
-    /// The thread's end: its error, or [`stopped`] if it has none.
-    #[cold]
-    fn failure(&mut self) -> Error {
-        self.blocks = None;
-        match self.join() {
-            Err(e) => e,
-            Ok(_) => stopped(),
-        }
-    }
-
-    fn join(&mut self) -> Result<Ended<S>, Error> {
-        match self.worker.take().map(JoinHandle::join) {
-            Some(Ok(result)) => result,
-            // A panic there (with panic = abort, never in a release build).
-            Some(Err(_)) | None => Err(stopped()),
-        }
-    }
-}
-
-#[cold]
-fn stopped() -> Error {
-    Error::Compress {
-        method: "a thread",
-        source: io::Error::other("the compressor thread stopped"),
-    }
-}
-
-impl<S: BlockSink + Send + 'static> BlockSink for Threaded<S> {
-    fn write_block(&mut self, block: &[u8]) -> Result<(), Error> {
-        let mut buf = if self.unmade > 0 {
-            self.unmade -= 1;
-            Vec::with_capacity(block.len().max(FLUSH_AT))
-        } else {
-            match self.free.recv() {
-                Ok(buf) => buf,
-                Err(_) => return Err(self.failure()),
-            }
-        };
-        buf.clear();
-        buf.extend_from_slice(block);
-        let sent = self
-            .blocks
-            .as_ref()
-            .is_some_and(|b| b.send(Message::Block(buf)).is_ok());
-        if sent { Ok(()) } else { Err(self.failure()) }
-    }
-}
-
-impl<S> Drop for Threaded<S> {
-    fn drop(&mut self) {
-        // Closing the queue without Finish tells the thread to give up; it
-        // drops its sink (removing the temporary file) before we return.
-        self.blocks = None;
-        if let Some(worker) = self.worker.take() {
-            let _ = worker.join();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -549,26 +417,16 @@ mod tests {
     }
 
     #[test]
-    fn inline_and_threaded_encoders_round_trip_in_whole_aligned_blocks() {
+    fn encoders_round_trip_in_whole_aligned_blocks() {
         let input = text(12 * FLUSH_AT + 12_345);
         for method in [Method::Gzip, Method::Zstd] {
             let (_, level) = method.levels();
             let c = Compression { method, level };
-            let mut inline = Encoder::new(c, Collect::default()).unwrap();
-            feed(&mut inline, &input);
-            let inline = inline.finish().unwrap();
-            check_blocks(&inline);
-            assert!(
-                decompress(method, &inline.bytes) == input,
-                "{method:?} inline"
-            );
-
-            let mut threaded = Threaded::new(Encoder::new(c, Collect::default()).unwrap()).unwrap();
-            feed(&mut threaded, &input);
-            let threaded = threaded.finish().unwrap();
-            check_blocks(&threaded);
-            // The same stream, whichever thread compressed it.
-            assert!(threaded.bytes == inline.bytes, "{method:?}");
+            let mut encoder = Encoder::new(c, Collect::default()).unwrap();
+            feed(&mut encoder, &input);
+            let sink = encoder.finish().unwrap();
+            check_blocks(&sink);
+            assert!(decompress(method, &sink.bytes) == input, "{method:?}");
         }
     }
 
@@ -599,39 +457,21 @@ mod tests {
             sink.fail_at = Some(1);
             sink.dropped = Some(dropped.clone());
             let c = Compression { method, level: 1 };
-            let mut t = Threaded::new(Encoder::new(c, sink).unwrap()).unwrap();
+            let mut encoder = Encoder::new(c, sink).unwrap();
             let input = text(40 * FLUSH_AT);
             let err = input
                 .chunks(FLUSH_AT)
-                .find_map(|b| t.write_block(b).err())
-                .or_else(|| t.finish().err())
+                .find_map(|b| encoder.write_block(b).err())
                 .expect("the sink's error");
             assert!(
                 matches!(&err, Error::Output { source, .. } if source.raw_os_error() == Some(libc::ENOSPC)),
                 "{err}"
             );
             assert_eq!(err.exit_code(), 5);
-            assert!(
-                dropped.load(Ordering::SeqCst),
-                "{method:?}: the sink outlived the error"
-            );
+            // The export drops its Destination on an error: the temporary file goes with it.
+            drop(encoder);
+            assert!(dropped.load(Ordering::SeqCst), "{method:?}");
         }
-    }
-
-    #[test]
-    fn dropping_an_unfinished_encoder_drops_the_sink_before_it_returns() {
-        let dropped = Arc::new(AtomicBool::new(false));
-        let mut sink = Collect::default();
-        sink.dropped = Some(dropped.clone());
-        let c = Compression {
-            method: Method::Zstd,
-            level: 3,
-        };
-        let mut t = Threaded::new(Encoder::new(c, sink).unwrap()).unwrap();
-        feed(&mut t, &text(5 * FLUSH_AT));
-        drop(t);
-        // The temporary file of a real sink is removed in this drop.
-        assert!(dropped.load(Ordering::SeqCst));
     }
 
     #[test]
@@ -639,9 +479,9 @@ mod tests {
         let r = |out: &str, flag, level| Compression::resolve(Path::new(out), flag, level);
         let c = |method, level| Compression { method, level };
         assert_eq!(r("x.csv", None, None).unwrap(), Compression::NONE);
-        assert_eq!(r("x.csv.gz", None, None).unwrap(), c(Method::Gzip, 6));
-        assert_eq!(r("x.CSV.GZ", None, None).unwrap(), c(Method::Gzip, 6));
-        assert_eq!(r("x.json.zst", None, None).unwrap(), c(Method::Zstd, 3));
+        assert_eq!(r("x.csv.gz", None, None).unwrap(), c(Method::Gzip, 4));
+        assert_eq!(r("x.CSV.GZ", None, None).unwrap(), c(Method::Gzip, 4));
+        assert_eq!(r("x.json.zst", None, None).unwrap(), c(Method::Zstd, 1));
         assert_eq!(r("x.zst", None, Some(19)).unwrap(), c(Method::Zstd, 19));
         assert_eq!(
             r("x.csv.gz", Some(Method::Gzip), Some(1)).unwrap(),
@@ -649,11 +489,11 @@ mod tests {
         );
         assert_eq!(
             r("-", Some(Method::Zstd), None).unwrap(),
-            c(Method::Zstd, 3)
+            c(Method::Zstd, 1)
         );
         assert_eq!(
             r("x.csv", Some(Method::Gzip), None).unwrap(),
-            c(Method::Gzip, 6)
+            c(Method::Gzip, 4)
         );
         assert_eq!(r("-", None, None).unwrap(), Compression::NONE);
         for (out, flag, level) in [

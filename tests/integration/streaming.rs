@@ -355,8 +355,8 @@ fn peak_memory_does_not_grow_with_the_row_count() {
     assert!(large < 64 * 1024, "peak RSS {large} KiB");
 }
 
-/// Issue 14: the compressor thread sees 2 MiB blocks and keeps two of them in flight, whatever
-/// the row count.
+/// Issue 14: the compressor sees 2 MiB blocks and keeps a window of fixed size, whatever the row
+/// count.
 #[test]
 fn peak_memory_does_not_grow_with_the_row_count_when_compressing() {
     for method in ["zstd", "gzip"] {
