@@ -256,7 +256,13 @@ impl<S: BlockSink> Encoder<S> {
                 out,
                 flate2::Compression::new(compression.level.unsigned_abs()),
             )),
-            Method::Zstd | Method::None => {
+            Method::None => {
+                return Err(compress_error(
+                    Method::None,
+                    io::Error::new(io::ErrorKind::InvalidInput, "no compression method"),
+                ));
+            }
+            Method::Zstd => {
                 let mut encoder = zstd::stream::write::Encoder::new(out, compression.level)
                     .map_err(|e| compress_error(Method::Zstd, e))?;
                 // A content checksum, as the zstd tool writes by default:

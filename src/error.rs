@@ -48,10 +48,10 @@ pub enum Error {
         /// Its mode and why it counts as read-only.
         reason: String,
     },
-    /// The compressor (or its thread) failed; the output was discarded.
+    /// The compressor failed; the output was discarded.
     #[error("cannot compress the output with {method}: {source}; output discarded")]
     Compress {
-        /// `gzip`, `zstd`, or `a thread` when the thread could not run.
+        /// `gzip` or `zstd`.
         method: &'static str,
         /// What failed.
         source: io::Error,
