@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls this script):
-#   1. installs what it needs: mariadb-server/-client (through scripts/test-db.sh), and the
-#      rustfmt and clippy components if they are missing;
+#   1. installs what it needs: mariadb-server/-client (through scripts/test-db.sh), zstd (for the
+#      compressed-output tests), and the rustfmt and clippy components if they are missing;
 #   2. starts (or reuses) the throwaway MariaDB and exports its GD_TEST_* variables;
 #   3. runs cargo fmt --check, cargo clippy -D warnings and cargo test for the whole workspace.
 # Every step runs even if an earlier one failed; the exit code is non-zero if any failed.
@@ -24,6 +24,12 @@ for component in rustfmt clippy; do
         rustup component add "$component"
     fi
 done
+
+# The compressed-output tests decompress with the system's gzip and zstd.
+if ! command -v zstd >/dev/null; then
+    say "installing zstd (apt-get)"
+    apt-get install -y zstd >/dev/null || { apt-get update >/dev/null && apt-get install -y zstd >/dev/null; }
+fi
 
 say "test database (scripts/test-db.sh start)"
 scripts/test-db.sh start

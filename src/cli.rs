@@ -45,6 +45,15 @@ pub struct Cli {
     #[arg(short, long)]
     pub pretty: bool,
 
+    /// Compress the output: gzip, zstd or none; for stdout and names without a .gz/.zst
+    /// suffix (a suffix decides by itself and must not contradict this) [default: none]
+    #[arg(long, value_enum, value_name = "METHOD")]
+    pub compress: Option<crate::compress::Method>,
+
+    /// Compression level: gzip 1-9 [default: 4], zstd 1-19 [default: 1]
+    #[arg(long, value_name = "N")]
+    pub compress_level: Option<i32>,
+
     /// Log more on stderr (-v info, -vv debug, -vvv trace)
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,

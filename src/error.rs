@@ -75,6 +75,14 @@ pub enum Error {
         /// Its mode and why it counts as read-only.
         reason: String,
     },
+    /// The compressor failed; the output was discarded.
+    #[error("cannot compress the output with {method}: {source}; output discarded")]
+    Compress {
+        /// `gzip` or `zstd`.
+        method: &'static str,
+        /// What failed.
+        source: io::Error,
+    },
     /// The server cannot be reached.
     #[error("cannot connect to {target}: {source}")]
     Connect {
@@ -238,7 +246,8 @@ impl Error {
             Self::QueryFile { .. }
             | Self::Output { .. }
             | Self::OutputDirectory { .. }
-            | Self::ReadOnlyOutput { .. } => 5,
+            | Self::ReadOnlyOutput { .. }
+            | Self::Compress { .. } => 5,
             Self::Interrupted { code, .. } => *code,
         }
     }
@@ -383,6 +392,13 @@ mod tests {
                 Error::ReadOnlyOutput {
                     path: "o".into(),
                     reason: "mode 0444".into(),
+                },
+                5,
+            ),
+            (
+                Error::Compress {
+                    method: "zstd",
+                    source: io(),
                 },
                 5,
             ),

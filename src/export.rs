@@ -1,6 +1,7 @@
 //! The export loop: socket → decoder → writer → sink, one direction, no row
 //! ever collected.
 
+use crate::compress::Destination;
 use crate::config::Config;
 use crate::conn::cancel::Canceller;
 use crate::conn::{Flow, PacketError, Session};
@@ -68,7 +69,7 @@ pub async fn run(
     meter: Option<Meter>,
 ) -> Result<Summary, Error> {
     // Open the output first: an unwritable path fails before connecting.
-    let sink = Sink::open(&config.output, config.force)?;
+    let sink = Destination::open(&config.output, config.force, config.compression)?;
     let mut session = Session::connect(&config.connect).await?;
     canceller.register(session.connection_id);
     // The table's size is the total only when every row is exported.
@@ -110,7 +111,7 @@ pub async fn run(
 pub async fn export<W: RowWriter>(
     session: &mut Session,
     writer: W,
-    mut sink: Sink,
+    mut sink: Destination,
     config: &Config,
     meter: Option<Meter>,
 ) -> Result<Summary, Error> {

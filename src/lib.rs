@@ -3,10 +3,12 @@
 //!
 //! The data flows one way: socket → [`conn::Session`] (framing, in a reused
 //! buffer) → [`gd_protocol::resultset::QueryDecoder`] (borrowed rows) →
-//! [`format::RowWriter`] (escaping into a reused buffer) → [`sink::Sink`]
-//! (temporary file renamed on success, or stdout).
+//! [`format::RowWriter`] (escaping into a reused buffer) → [`compress`]
+//! (gzip or zstd, when asked for) → [`sink::Sink`] (temporary file renamed on
+//! success, or stdout).
 
 pub mod cli;
+pub mod compress;
 pub mod config;
 pub mod conn;
 pub mod error;

@@ -11,18 +11,18 @@
 //! one output buffer: flat in the row count.
 
 use crate::cli::Consistency;
+use crate::compress::Destination;
 use crate::config::Config;
 use crate::conn::cancel::Canceller;
 use crate::conn::{Flow, PacketError, Session};
 use crate::error::{Error, StreamError};
-use crate::export::{FLUSH_AT, Output, Summary};
+use crate::export::{BlockSink, FLUSH_AT, Output, Summary};
 use crate::format::csv::DelimitedWriter;
 use crate::format::json::JsonWriter;
 use crate::format::{Format, RowWriter};
 use crate::plan::keys::KeyType;
 use crate::plan::{Chunk, Chunker, MAX_PROBES, Split, Verdict, quote_identifier};
 use crate::progress::Meter;
-use crate::sink::Sink;
 use gd_protocol::ProtocolError;
 use gd_protocol::resultset::{Event, QueryDecoder};
 use std::cell::{Cell, RefCell};
@@ -43,7 +43,7 @@ pub async fn run(
     canceller: &Canceller,
     meter: Option<Meter>,
 ) -> Result<Summary, Error> {
-    let sink = Sink::open(&config.output, config.force)?;
+    let sink = Destination::open(&config.output, config.force, config.compression)?;
     let threads = config.parallel.threads as usize;
     let mut sessions =
         futures_util::future::try_join_all((0..threads).map(|_| Session::connect(&config.connect)))
@@ -84,7 +84,7 @@ pub async fn run(
 async fn export<W: RowWriter>(
     sessions: &mut [Session],
     writer: W,
-    sink: Sink,
+    sink: Destination,
     config: &Config,
     meter: Option<Meter>,
 ) -> Result<Summary, Error> {
@@ -516,7 +516,7 @@ struct ChunkStats {
 struct Merge<W> {
     writer: W,
     out: Output,
-    sink: Sink,
+    sink: Destination,
     rows: u64,
     bytes: u64,
     /// Column count of the result, once the first chunk's columns arrived.
@@ -608,7 +608,7 @@ impl<W: RowWriter> Merge<W> {
         }
         self.writer.finish(&mut self.out.buf);
         let rest = self.out.pending();
-        self.sink.write_all(rest)?;
+        self.sink.write_block(rest)?;
         self.bytes += rest.len() as u64;
         self.sink.commit()?;
         Ok(Summary {

@@ -7,6 +7,8 @@ mod bad_input;
 #[path = "integration/client_conventions.rs"]
 mod client_conventions;
 mod common;
+#[path = "integration/compress.rs"]
+mod compress;
 #[path = "integration/faults.rs"]
 mod faults;
 #[path = "integration/first_use.rs"]

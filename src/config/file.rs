@@ -30,6 +30,8 @@ pub(super) struct FileConfig {
     pub(super) output: Option<PathBuf>,
     pub(super) format: Option<Format>,
     pub(super) pretty: Option<bool>,
+    pub(super) compress: Option<crate::compress::Method>,
+    pub(super) compress_level: Option<i32>,
     pub(super) allow_empty: Option<bool>,
     pub(super) first_result_only: Option<bool>,
     pub(super) force: Option<bool>,

@@ -14,6 +14,7 @@ mod tls;
 mod url;
 
 use crate::cli::{Cli, Consistency, SslMode};
+use crate::compress::Compression;
 use crate::conn::tls::TlsClient;
 use crate::error::Error;
 use crate::format::{Format, FormatOptions, LineEnding};
@@ -190,6 +191,8 @@ pub struct Config {
     pub output: PathBuf,
     /// Output format.
     pub format: Format,
+    /// Compression of the output (from its suffix, `--compress`, `--compress-level`).
+    pub compression: Compression,
     /// Writer options.
     pub format_options: FormatOptions,
     /// Succeed with an empty output when there are no rows.
@@ -310,6 +313,11 @@ impl Config {
             .format
             .or(file.format)
             .unwrap_or_else(|| Format::from_path(&output));
+        let compression = Compression::resolve(
+            &output,
+            cli.compress.or(file.compress),
+            cli.compress_level.or(file.compress_level),
+        )?;
         let flag = |cli: bool, file: Option<bool>| cli || file.unwrap_or(false);
         let mut warnings = format_warnings(
             cli.format.or(file.format),
@@ -430,6 +438,7 @@ impl Config {
             query,
             output,
             format,
+            compression,
             format_options,
             allow_empty: flag(cli.allow_empty, file.allow_empty),
             first_result_only: flag(cli.first_result_only, file.first_result_only),

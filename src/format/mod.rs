@@ -34,9 +34,9 @@ pub enum Format {
 impl Format {
     /// The format a file name implies: `.csv`, `.json`, and TSV for `.tsv`
     /// and every other or missing extension (as gold_digger always did).
+    /// A `.gz` or `.zst` suffix is skipped: `x.csv.zst` is CSV.
     pub fn from_path(path: &std::path::Path) -> Self {
-        match path
-            .extension()
+        match crate::compress::format_extension(path)
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase)
             .as_deref()

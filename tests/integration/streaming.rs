@@ -355,6 +355,22 @@ fn peak_memory_does_not_grow_with_the_row_count() {
     assert!(large < 64 * 1024, "peak RSS {large} KiB");
 }
 
+/// Issue 14: the compressor sees 2 MiB blocks and keeps a window of fixed size, whatever the row
+/// count.
+#[test]
+fn peak_memory_does_not_grow_with_the_row_count_when_compressing() {
+    for method in ["zstd", "gzip"] {
+        let extra = ["--compress", method];
+        let small = peak_rss_kib(&rss_query(200_000), &extra);
+        let large = peak_rss_kib(&rss_query(2_000_000), &extra);
+        assert!(
+            (large as f64) < small as f64 * 1.10,
+            "{method}: peak RSS grew from {small} KiB (200 k rows) to {large} KiB (2 M rows)"
+        );
+        assert!(large < 64 * 1024, "{method}: peak RSS {large} KiB");
+    }
+}
+
 /// Issue 12: over two connections memory is one receive buffer per connection and one output
 /// buffer, whatever the row count.
 #[test]
