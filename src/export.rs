@@ -85,6 +85,10 @@ pub async fn run(
             export(&mut session, writer, sink, config, meter).await
         }
         Format::Json => export(&mut session, JsonWriter::new(opts), sink, config, meter).await,
+        Format::Ndjson => {
+            let writer = JsonWriter::ndjson(opts);
+            export(&mut session, writer, sink, config, meter).await
+        }
     };
     // After an error the connection may be mid-result: just drop it. A
     // server that went silent may still be working on the query, though,

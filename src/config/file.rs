@@ -4,7 +4,7 @@
 
 use crate::cli::{Consistency, SslMode};
 use crate::error::Error;
-use crate::format::{BinaryEncoding, Format};
+use crate::format::{BigNumbers, BinaryEncoding, Format};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -42,6 +42,7 @@ pub(super) struct FileConfig {
     pub(super) crlf: Option<bool>,
     pub(super) null: Option<String>,
     pub(super) binary: Option<BinaryEncoding>,
+    pub(super) json_big_numbers: Option<BigNumbers>,
     pub(super) connect_timeout: Option<u64>,
     pub(super) read_timeout: Option<u64>,
     pub(super) max_row_size: Option<ByteSize>,

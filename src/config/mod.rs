@@ -314,11 +314,22 @@ impl Config {
             null: cli.null.clone().or(file.null).unwrap_or_default(),
             binary: cli.binary.or(file.binary).unwrap_or_default(),
             pretty: flag(cli.pretty, file.pretty),
+            big_numbers: cli
+                .json_big_numbers
+                .or(file.json_big_numbers)
+                .unwrap_or_default(),
         };
+        if format == Format::Ndjson && format_options.pretty {
+            return Err(Error::usage(
+                "--pretty does not go with NDJSON, which is one object per line; use .json for an indented document",
+            ));
+        }
         // A marker holding a special byte would have to be quoted and could
         // then not be told apart from the same text.
         let delimiter = if format == Format::Csv { ',' } else { '\t' };
-        if format != Format::Json && format_options.null.contains(['\r', '\n', '"', delimiter]) {
+        if !matches!(format, Format::Json | Format::Ndjson)
+            && format_options.null.contains(['\r', '\n', '"', delimiter])
+        {
             return Err(Error::usage(format!(
                 "--null must not contain CR, LF, '\"' or the delimiter {delimiter:?}"
             )));
