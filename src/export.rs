@@ -630,6 +630,10 @@ mod tests {
             binary: crate::format::BinaryEncoding::Base64,
             ..FormatOptions::default()
         };
+        let big = FormatOptions {
+            big_numbers: crate::format::BigNumbers::String,
+            ..FormatOptions::default()
+        };
         let cases = [
             (
                 "csv",
@@ -646,6 +650,14 @@ mod tests {
             (
                 "json pretty",
                 steady_state_allocations(JsonWriter::new(&pretty), 20_000),
+            ),
+            (
+                "ndjson",
+                steady_state_allocations(JsonWriter::ndjson(&opts), 20_000),
+            ),
+            (
+                "ndjson big numbers as strings",
+                steady_state_allocations(JsonWriter::ndjson(&big), 20_000),
             ),
         ];
         for (name, (allocs, rows)) in cases {

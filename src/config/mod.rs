@@ -554,6 +554,50 @@ mod tests {
     pub(super) const URL: &str = "mysql://u%40x:p%3Ass@db.example:3307/sales";
 
     #[test]
+    fn ndjson_by_extension_flag_and_file_with_big_numbers() {
+        use crate::format::BigNumbers;
+        for (out, extra, want) in [
+            ("x.ndjson", None, Format::Ndjson),
+            ("x.JSONL", None, Format::Ndjson),
+            ("x.json", None, Format::Json),
+            ("-", Some("ndjson"), Format::Ndjson),
+            ("-", Some("jsonl"), Format::Ndjson),
+        ] {
+            let mut args = vec!["--db-url", URL, "-q", "SELECT 1", "-o", out];
+            if let Some(f) = extra {
+                args.extend(["--format", f]);
+            }
+            let c = resolve(&args, &[]).unwrap();
+            assert_eq!(c.format, want, "{out} {extra:?}");
+            assert_eq!(c.format_options.big_numbers, BigNumbers::Number);
+        }
+        let args = ["--db-url", URL, "-q", "SELECT 1", "-o", "x.ndjson"];
+        let c = resolve(
+            &[&args[..], &["--json-big-numbers", "string"]].concat(),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.format_options.big_numbers, BigNumbers::String);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "format = \"jsonl\"\njson-big-numbers = \"string\"\n").unwrap();
+        let f = file.to_str().unwrap();
+        let c = resolve(
+            &["--db-url", URL, "-q", "SELECT 1", "-o", "-", "--config", f],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            (c.format, c.format_options.big_numbers),
+            (Format::Ndjson, BigNumbers::String)
+        );
+        // One object per line cannot be indented.
+        let e = resolve(&[&args[..], &["--pretty"]].concat(), &[]).unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{e}");
+        assert!(e.to_string().contains("--pretty"), "{e}");
+    }
+
+    #[test]
     fn precedence_flags_env_file() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");

@@ -124,6 +124,9 @@ enum Fast {
     SafeInteger,
     /// A DECIMAL or FLOAT already in JSON form without an exponent.
     Fraction,
+    /// JSON column values in NDJSON: minified straight into the row when
+    /// they are JSON, else [`push_value`].
+    Minify,
     /// None: always [`push_value`].
     None,
 }
@@ -138,6 +141,7 @@ impl Fast {
             // The server's text as a string: as text columns are written.
             ColumnKind::Decimal if rules.big_strings => Fast::String,
             ColumnKind::Decimal | ColumnKind::Float => Fast::Fraction,
+            ColumnKind::Json if rules.ndjson => Fast::Minify,
             k if is_string_kind(k) => Fast::String,
             _ => Fast::None,
         }
@@ -436,6 +440,24 @@ impl Cursor<'_> {
     fn byte(&mut self, b: u8) {
         self.buf[self.pos].write(b);
         self.pos += 1;
+    }
+
+    /// Writes JSON `text` without its insignificant whitespace; false,
+    /// having moved nothing, when it is not JSON. Validated and copied in
+    /// one pass, straight into the row: through `push_value` (a scratch
+    /// `Vec`, then a copy) NDJSON took 9.5 % more instructions than JSON
+    /// (callgrind, pump 20000: 68.82 M against 62.85 M).
+    #[inline(always)]
+    fn minified(&mut self, text: &[u8]) -> bool {
+        // `minify_json` stores each byte it keeps before counting it, so
+        // the invariant holds for the `n` bytes it reports.
+        match minify_json(text, &mut self.buf[self.pos..]) {
+            Some(n) => {
+                self.pos += n;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Drops what was written since `pos` was `at`.
@@ -811,7 +833,8 @@ impl JsonWriter {
                     Fast::Integer => plain_number(payload, s, e, false),
                     Fast::SafeInteger if e - s < 16 => plain_number(payload, s, e, false),
                     Fast::Fraction => plain_number(payload, s, e, true),
-                    Fast::SafeInteger | Fast::None => None,
+                    Fast::Minify if to.minified(&payload[s..e]) => continue,
+                    Fast::SafeInteger | Fast::Minify | Fast::None => None,
                 };
                 match plain {
                     Some(block) => to.block(&block, e - s),

@@ -18,7 +18,7 @@ pub(crate) const MAX_DEPTH: usize = 1024;
 
 /// Whether `text` is exactly one JSON value, with optional whitespace around it.
 pub(crate) fn is_json(text: &[u8]) -> bool {
-    document::<false>(text, &mut []).is_some()
+    document::<false, [u8]>(text, &mut []).is_some()
 }
 
 /// When `text` is exactly one JSON value, writes it without its
@@ -28,11 +28,45 @@ pub(crate) fn is_json(text: &[u8]) -> bool {
 /// `text`), with `out` holding garbage. The same pass as [`is_json`], with a
 /// table whose entries mark the bytes to drop: one store and one add per
 /// byte more. A value without line breaks cannot split an NDJSON line.
-pub(crate) fn minify_json(text: &[u8], out: &mut [u8]) -> Option<usize> {
+pub(crate) fn minify_json<O: Slots + ?Sized>(text: &[u8], out: &mut O) -> Option<usize> {
     if out.len() < text.len() {
         return None;
     }
-    document::<true>(text, out)
+    document::<true, O>(text, out)
+}
+
+/// Where [`minify_json`] may write: bytes, or the spare capacity of a
+/// buffer (the JSON writer's reserved row), so the copy goes straight to
+/// the output.
+pub(crate) trait Slots {
+    fn len(&self) -> usize;
+    /// Stores `b` at `at` without a bounds check.
+    ///
+    /// # Safety
+    /// `at < self.len()`.
+    unsafe fn set_unchecked(&mut self, at: usize, b: u8);
+}
+
+impl Slots for [u8] {
+    fn len(&self) -> usize {
+        <[u8]>::len(self)
+    }
+    #[inline(always)]
+    unsafe fn set_unchecked(&mut self, at: usize, b: u8) {
+        // SAFETY: the caller keeps `at` in bounds.
+        unsafe { *self.get_unchecked_mut(at) = b };
+    }
+}
+
+impl Slots for [std::mem::MaybeUninit<u8>] {
+    fn len(&self) -> usize {
+        <[std::mem::MaybeUninit<u8>]>::len(self)
+    }
+    #[inline(always)]
+    unsafe fn set_unchecked(&mut self, at: usize, b: u8) {
+        // SAFETY: the caller keeps `at` in bounds.
+        unsafe { self.get_unchecked_mut(at).write(b) };
+    }
 }
 
 /// Open containers as a bit stack: 1 for an object, 0 for an array.
@@ -478,7 +512,8 @@ const STEP_LEN: usize = 64 * 256;
 
 /// In [`MINIFY_STEP`], marks an entry whose byte is insignificant
 /// whitespace. States end below 0x3700, so bits 14 and 15 are free, and the
-/// index mask `STEP_LEN - 1` drops the mark.
+/// index mask `STEP_LEN - 1` drops the mark; marked entries are the only
+/// ones from `DROP` on.
 const DROP: u16 = 0x4000;
 
 /// [`STEP`] with [`DROP`] on whitespace that leads to a state outside a
@@ -518,7 +553,10 @@ const ACTION: u16 = (state::OPEN_OBJECT as u16) << 8;
 /// them. Callgrind, pump json 20000: 80.11 M instructions before, 78.10 M
 /// with this.
 #[inline(always)]
-fn document<const MINIFY: bool>(text: &[u8], out: &mut [u8]) -> Option<usize> {
+fn document<const MINIFY: bool, O: Slots + ?Sized>(text: &[u8], out: &mut O) -> Option<usize> {
+    if MINIFY && out.len() < text.len() {
+        return None;
+    }
     let table: &[u16; STEP_LEN] = if MINIFY { &MINIFY_STEP } else { &STEP };
     let mut nesting = Nesting {
         bits: [0; MAX_DEPTH / 64],
@@ -546,30 +584,43 @@ fn document<const MINIFY: bool>(text: &[u8], out: &mut [u8]) -> Option<usize> {
     };
     let mut current = u16::from(state::VALUE) << 8;
     let mut pos = 0;
-    // One byte: the next entry, the copy (`MINIFY`), the action if any. A
-    // marked entry is a state below `ACTION` once the mark is off.
-    let mut step = |current: &mut u16, b: u8| -> Option<()> {
-        *current = table[(usize::from(*current) | usize::from(b)) & (STEP_LEN - 1)];
-        if MINIFY {
-            out[pos] = b;
-            pos += usize::from(*current & DROP == 0);
-        }
-        let entry = if MINIFY { *current & !DROP } else { *current };
-        if entry >= ACTION {
-            *current = act(&mut nesting, entry)?;
-        }
-        Some(())
-    };
+    // One byte: the next entry, the copy (`MINIFY`), the action if any (a
+    // marked entry is a state below `ACTION` once the mark is off). A macro,
+    // not a closure: as a closure it was called per byte, not inlined
+    // (callgrind, pump json 20000: 62.7 M -> 70.8 M instructions).
+    macro_rules! step {
+        ($b:expr) => {
+            let b = $b;
+            current = table[(usize::from(current) | usize::from(b)) & (STEP_LEN - 1)];
+            if MINIFY {
+                // SAFETY: `pos` counts bytes kept among those before this
+                // one, so `pos < text.len() <= out.len()` (`minify_json`
+                // refuses a shorter `out`, `is_json` never gets here).
+                // Without the bounds check: callgrind, pump ndjson 20000,
+                // 66.02 M -> 63.93 M instructions (JSON: 61.98 M).
+                unsafe { out.set_unchecked(pos, b) };
+                pos += usize::from(current < DROP);
+            }
+            // Marked entries are above every action: one more compare for
+            // them only, behind the one every byte pays.
+            if current >= ACTION && (!MINIFY || current < DROP) {
+                match act(&mut nesting, current) {
+                    Some(next) => current = next,
+                    None => return None,
+                }
+            }
+        };
+    }
     // Four bytes per loop step: the loop's own compare and branch are paid
     // once for four lookups.
     let mut chunks = text.chunks_exact(4);
     for chunk in &mut chunks {
         for &b in chunk {
-            step(&mut current, b)?;
+            step!(b);
         }
     }
     for &b in chunks.remainder() {
-        step(&mut current, b)?;
+        step!(b);
     }
     let end = ((current & !DROP) >> 8) as u8;
     (nesting.depth == 0
@@ -826,7 +877,7 @@ mod tests {
 
     fn minified(text: &[u8]) -> Option<Vec<u8>> {
         let mut out = vec![0xAA; text.len()];
-        let n = minify_json(text, &mut out)?;
+        let n = minify_json(text, &mut out[..])?;
         out.truncate(n);
         Some(out)
     }
@@ -844,7 +895,7 @@ mod tests {
         assert_eq!(minified(b"[1 2]"), None);
         assert_eq!(minified(b"\"a\nb\""), None);
         // Too little room is refused, not a panic.
-        assert_eq!(minify_json(b"[ ]", &mut [0; 2]), None);
+        assert_eq!(minify_json(b"[ ]", &mut [0; 2][..]), None);
     }
 
     proptest! {
