@@ -347,7 +347,7 @@ pub fn check_json(options: u8, kinds: &[u8], fields: &[Option<Vec<u8>>]) {
                 (252, _) => match binary {
                     BinaryEncoding::Auto if auto_text(v) => assert_eq!(got, &as_string),
                     BinaryEncoding::Auto => assert_eq!(got, &Value::String(hex(v))),
-                    BinaryEncoding::Hex if v.is_empty() => assert_eq!(got, ""),
+                    // `0x` alone for an empty value (since 98e1721).
                     BinaryEncoding::Hex => assert_eq!(got, &Value::String(hex(v))),
                     BinaryEncoding::Base64 => {
                         assert_eq!(base64_decode(got.as_str().expect("string").as_bytes()), *v);
