@@ -83,6 +83,11 @@ fn benches(c: &mut Criterion) {
     g.bench_function("json", |b| {
         b.iter(|| run(black_box(&input), JsonWriter::new(&opts)))
     });
+    let ndjson_len = run(&input, JsonWriter::ndjson(&opts));
+    g.throughput(Throughput::Bytes(ndjson_len));
+    g.bench_function("ndjson", |b| {
+        b.iter(|| run(black_box(&input), JsonWriter::ndjson(&opts)))
+    });
     let pretty_len = run(&input, JsonWriter::new(&pretty));
     g.throughput(Throughput::Bytes(pretty_len));
     g.bench_function("json_pretty", |b| {

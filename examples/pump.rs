@@ -4,7 +4,7 @@
 //!   cargo build --release --example pump
 //!   valgrind --tool=callgrind target/release/examples/pump csv 20000
 //!
-//! Formats: csv, tsv, json, pretty (JSON with `--pretty`). Prints the output
+//! Formats: csv, tsv, json, pretty (JSON with `--pretty`), ndjson. Prints the output
 //! size so the work cannot be optimised away; a third argument names a file
 //! that gets the output itself, for comparing two builds byte by byte.
 
@@ -55,6 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "tsv" => run(&input, DelimitedWriter::tsv(&opts), copy)?,
         "json" => run(&input, JsonWriter::new(&opts), copy)?,
         "pretty" => run(&input, JsonWriter::new(&pretty), copy)?,
+        "ndjson" => run(&input, JsonWriter::ndjson(&opts), copy)?,
         _ => run(&input, DelimitedWriter::csv(&opts), copy)?,
     };
     println!(

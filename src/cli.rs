@@ -4,7 +4,7 @@
 //! that precedence (flags > environment > config file > defaults) is decided
 //! in one place.
 
-use crate::format::{BinaryEncoding, Format};
+use crate::format::{BigNumbers, BinaryEncoding, Format};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -33,7 +33,7 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub query_file: Option<PathBuf>,
 
-    /// Output file; the format follows the extension (.csv, .json, else TSV); - is stdout [env: OUTPUT_FILE]
+    /// Output file; the format follows the extension (.csv, .json, .ndjson/.jsonl, else TSV); - is stdout [env: OUTPUT_FILE]
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
@@ -141,6 +141,12 @@ pub struct Cli {
     /// How to write binary columns: auto (UTF-8 text if valid and not starting with 0x, else 0x-hex), hex or base64
     #[arg(long, value_enum, value_name = "ENCODING")]
     pub binary: Option<BinaryEncoding>,
+
+    /// JSON/NDJSON: write DECIMAL values and integers of magnitude 2^53 or more as strings
+    /// (string), for readers that parse numbers as doubles (JavaScript, jq 1.6, pandas), or
+    /// as exact numbers (number) [default: number]
+    #[arg(long, value_enum, value_name = "AS")]
+    pub json_big_numbers: Option<BigNumbers>,
 
     /// The session's time zone for TIMESTAMP values: an offset such as +00:00, or a name such
     /// as UTC where the server has its time zone tables [default: the server's]

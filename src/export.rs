@@ -89,6 +89,10 @@ pub async fn run(
             export(&mut session, writer, sink, config, meter).await
         }
         Format::Json => export(&mut session, JsonWriter::new(opts), sink, config, meter).await,
+        Format::Ndjson => {
+            let writer = JsonWriter::ndjson(opts);
+            export(&mut session, writer, sink, config, meter).await
+        }
     };
     // After an error the connection may be mid-result: just drop it. A
     // server that went silent may still be working on the query, though,
@@ -630,6 +634,10 @@ mod tests {
             binary: crate::format::BinaryEncoding::Base64,
             ..FormatOptions::default()
         };
+        let big = FormatOptions {
+            big_numbers: crate::format::BigNumbers::String,
+            ..FormatOptions::default()
+        };
         let cases = [
             (
                 "csv",
@@ -646,6 +654,14 @@ mod tests {
             (
                 "json pretty",
                 steady_state_allocations(JsonWriter::new(&pretty), 20_000),
+            ),
+            (
+                "ndjson",
+                steady_state_allocations(JsonWriter::ndjson(&opts), 20_000),
+            ),
+            (
+                "ndjson big numbers as strings",
+                steady_state_allocations(JsonWriter::ndjson(&big), 20_000),
             ),
         ];
         for (name, (allocs, rows)) in cases {

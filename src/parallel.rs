@@ -65,6 +65,10 @@ pub async fn run(
             let writer = JsonWriter::new(opts);
             export(&mut sessions, writer, sink, config, meter).await
         }
+        Format::Ndjson => {
+            let writer = JsonWriter::ndjson(opts);
+            export(&mut sessions, writer, sink, config, meter).await
+        }
     };
     match &result {
         Ok(_) => {

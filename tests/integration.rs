@@ -13,6 +13,8 @@ mod compress;
 mod faults;
 #[path = "integration/first_use.rs"]
 mod first_use;
+#[path = "integration/ndjson.rs"]
+mod ndjson;
 #[path = "integration/operator_safety.rs"]
 mod operator_safety;
 #[path = "integration/parallel.rs"]
@@ -232,10 +234,28 @@ fn all_types_json_matches_server() {
     let raw = utf8(&bytes);
     assert!(raw.ends_with("}\n"), "the document ends with a line feed");
     let doc = parse_json_doc(&bytes);
-    assert_eq!(doc.data.len(), exp.rows.len(), "one object per row");
-    let names: Vec<&str> = exp.columns.iter().map(|c| c.name.as_str()).collect();
+    check_all_types_objects(raw, &doc.data, &exp, false);
+}
 
-    for (obj, row) in doc.data.iter().zip(&exp.rows) {
+/// The row objects of an all_types export (JSON or NDJSON) against the server's values: keys in
+/// select order, numbers as JSON numbers with the server's exact text, JSON columns embedded,
+/// binary by the Auto rule, NULL as null. With `big_strings` (`--json-big-numbers string`),
+/// DECIMAL values and integers of magnitude 2^53 or more must be strings of the server's text
+/// instead (BIT: its decimal value), and every integer left a number a double holds exactly.
+fn check_all_types_objects(
+    raw: &str,
+    objects: &[OrderedObject],
+    exp: &Expected,
+    big_strings: bool,
+) {
+    assert_eq!(objects.len(), exp.rows.len(), "one object per row");
+    let names: Vec<&str> = exp.columns.iter().map(|c| c.name.as_str()).collect();
+    let beyond_double = |text: &str| {
+        text.parse::<i128>()
+            .is_ok_and(|n| n.unsigned_abs() >= 1 << 53)
+    };
+
+    for (obj, row) in objects.iter().zip(&exp.rows) {
         let r = format!(
             "id {}",
             String::from_utf8_lossy(row[0].as_deref().unwrap_or_default())
@@ -249,7 +269,20 @@ fn all_types_json_matches_server() {
                 continue;
             };
             match col.kind {
+                Kind::Decimal if big_strings => {
+                    assert_eq!(got.as_str(), Some(utf8(v)), "{ctx}: DECIMAL as a string");
+                }
+                Kind::Int | Kind::Bit if big_strings && beyond_double(utf8(v)) => {
+                    assert_eq!(got.as_str(), Some(utf8(v)), "{ctx}: beyond 2^53, a string");
+                }
                 Kind::Int | Kind::Decimal | Kind::Float | Kind::Bit => {
+                    if big_strings && col.kind != Kind::Float {
+                        let n = got.as_i64().map(i64::unsigned_abs).or(got.as_u64());
+                        assert!(
+                            n.is_some_and(|n| n < 1 << 53),
+                            "{ctx}: {got} is not exact as a double"
+                        );
+                    }
                     let text = utf8(v);
                     assert!(got.is_number(), "{ctx}: want the number {text}, got {got}");
                     assert_eq!(got, &json_number(text), "{ctx}");

@@ -4,7 +4,7 @@
 
 use crate::cli::{Consistency, SslMode};
 use crate::error::Error;
-use crate::format::{BinaryEncoding, Format};
+use crate::format::{BigNumbers, BinaryEncoding, Format};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::ops::Range;
@@ -48,6 +48,7 @@ pub(super) struct FileConfig {
     pub(super) crlf: Option<bool>,
     pub(super) null: Option<String>,
     pub(super) binary: Option<BinaryEncoding>,
+    pub(super) json_big_numbers: Option<BigNumbers>,
     pub(super) connect_timeout: Option<u64>,
     pub(super) read_timeout: Option<u64>,
     pub(super) max_row_size: Option<ByteSize>,
@@ -201,6 +202,9 @@ where = "id > 0"
 consistency = "snapshot"
 chunk-rows = 5
 progress = false
+compress = "zstd"
+compress-level = 3
+json-big-numbers = "string"
 no-header = true
 crlf = true
 null = "NULL"

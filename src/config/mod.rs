@@ -340,11 +340,22 @@ impl Config {
             null: cli.null.clone().or(file.null).unwrap_or_default(),
             binary: cli.binary.or(file.binary).unwrap_or_default(),
             pretty: flag(cli.pretty, file.pretty),
+            big_numbers: cli
+                .json_big_numbers
+                .or(file.json_big_numbers)
+                .unwrap_or_default(),
         };
+        if format == Format::Ndjson && format_options.pretty {
+            return Err(Error::usage(
+                "--pretty does not go with NDJSON, which is one object per line; use .json for an indented document",
+            ));
+        }
         // A marker holding a special byte would have to be quoted and could
         // then not be told apart from the same text.
         let delimiter = if format == Format::Csv { ',' } else { '\t' };
-        if format != Format::Json && format_options.null.contains(['\r', '\n', '"', delimiter]) {
+        if !matches!(format, Format::Json | Format::Ndjson)
+            && format_options.null.contains(['\r', '\n', '"', delimiter])
+        {
             return Err(Error::usage(format!(
                 "--null must not contain CR, LF, '\"' or the delimiter {delimiter:?}"
             )));
@@ -474,13 +485,17 @@ fn format_warnings(
         Format::Csv => "CSV",
         Format::Tsv => "TSV",
         Format::Json => "JSON",
+        Format::Ndjson => "NDJSON",
     };
     let mut warnings = Vec::new();
-    let extension = output.extension().and_then(|e| e.to_str());
+    // The extension before a .gz/.zst suffix; only extensions that name a
+    // format imply one (any other is TSV by default, not by intent).
+    let extension = crate::compress::format_extension(output).and_then(|e| e.to_str());
     let implied = match extension.map(str::to_ascii_lowercase).as_deref() {
         Some("csv") => Some(Format::Csv),
         Some("tsv") => Some(Format::Tsv),
         Some("json") => Some(Format::Json),
+        Some("ndjson" | "jsonl") => Some(Format::Ndjson),
         _ => None,
     };
     if let (Some(asked), Some(implied)) = (explicit, implied)
@@ -495,7 +510,7 @@ fn format_warnings(
         ));
     }
     let ignored: &[(&str, &str)] = match format {
-        Format::Json => &[
+        Format::Json | Format::Ndjson => &[
             ("--null", "NULL is written as null"),
             ("--no-header", "the keys are in every object"),
             ("--crlf", "JSON lines end with LF"),
@@ -641,6 +656,50 @@ mod tests {
     }
 
     pub(super) const URL: &str = "mysql://u%40x:p%3Ass@db.example:3307/sales";
+
+    #[test]
+    fn ndjson_by_extension_flag_and_file_with_big_numbers() {
+        use crate::format::BigNumbers;
+        for (out, extra, want) in [
+            ("x.ndjson", None, Format::Ndjson),
+            ("x.JSONL", None, Format::Ndjson),
+            ("x.json", None, Format::Json),
+            ("-", Some("ndjson"), Format::Ndjson),
+            ("-", Some("jsonl"), Format::Ndjson),
+        ] {
+            let mut args = vec!["--db-url", URL, "-q", "SELECT 1", "-o", out];
+            if let Some(f) = extra {
+                args.extend(["--format", f]);
+            }
+            let c = resolve(&args, &[]).unwrap();
+            assert_eq!(c.format, want, "{out} {extra:?}");
+            assert_eq!(c.format_options.big_numbers, BigNumbers::Number);
+        }
+        let args = ["--db-url", URL, "-q", "SELECT 1", "-o", "x.ndjson"];
+        let c = resolve(
+            &[&args[..], &["--json-big-numbers", "string"]].concat(),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.format_options.big_numbers, BigNumbers::String);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "format = \"jsonl\"\njson-big-numbers = \"string\"\n").unwrap();
+        let f = file.to_str().unwrap();
+        let c = resolve(
+            &["--db-url", URL, "-q", "SELECT 1", "-o", "-", "--config", f],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            (c.format, c.format_options.big_numbers),
+            (Format::Ndjson, BigNumbers::String)
+        );
+        // One object per line cannot be indented.
+        let e = resolve(&[&args[..], &["--pretty"]].concat(), &[]).unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{e}");
+        assert!(e.to_string().contains("--pretty"), "{e}");
+    }
 
     #[test]
     fn precedence_flags_env_file() {

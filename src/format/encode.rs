@@ -213,7 +213,20 @@ impl JsonNumber<'_> {
         }
         out.extend_from_slice(self.unsigned);
     }
+
+    /// For a number from [`json_integer`]: whether its magnitude is 2^53
+    /// or more, beyond the integers a double holds one to one (JavaScript's
+    /// `Number.MAX_SAFE_INTEGER` is 2^53 - 1).
+    #[inline]
+    pub(crate) fn beyond_double(self) -> bool {
+        // Digit strings of one length compare as their numbers do.
+        let d = self.unsigned;
+        d.len() > 16 || (d.len() == 16 && d >= b"9007199254740992".as_slice())
+    }
 }
+
+/// 2^53: the smallest magnitude [`JsonNumber::beyond_double`] answers true for.
+pub(crate) const DOUBLE_EXACT_LIMIT: u64 = 1 << 53;
 
 /// Splits off a leading `-` and returns the integer digits' length.
 #[inline]
@@ -483,6 +496,41 @@ mod tests {
             assert_eq!(b64(input.as_bytes()), expected.as_bytes(), "{input:?}");
         }
         assert_eq!(b64(&[0xFB, 0xFF, 0xBF]), b"+/+/");
+    }
+
+    #[test]
+    fn integers_beyond_double() {
+        let beyond = |t: &str| json_integer(t.as_bytes()).unwrap().beyond_double();
+        for small in [
+            "0",
+            "-0",
+            "9007199254740991",
+            "-9007199254740991",
+            "00009007199254740991",
+            "999999999999999",
+        ] {
+            assert!(!beyond(small), "{small}");
+        }
+        for big in [
+            "9007199254740992",
+            "-9007199254740992",
+            "9007199254740993",
+            "10000000000000000",
+            "18446744073709551615",
+            "-9223372036854775808",
+        ] {
+            assert!(beyond(big), "{big}");
+        }
+        assert_eq!(DOUBLE_EXACT_LIMIT.to_string(), "9007199254740992");
+    }
+
+    proptest! {
+        /// Against the integer itself (i128 holds every BIGINT).
+        #[test]
+        fn beyond_double_agrees_with_the_value(n in prop_oneof![any::<i64>().prop_map(i128::from), any::<u64>().prop_map(i128::from), (-(1i128 << 54))..(1i128 << 54)]) {
+            let text = n.to_string();
+            prop_assert_eq!(json_integer(text.as_bytes()).unwrap().beyond_double(), n.unsigned_abs() >= 1u128 << 53);
+        }
     }
 
     #[test]

@@ -29,10 +29,14 @@ pub enum Format {
     Tsv,
     /// One JSON document `{"data":[{...},...]}`.
     Json,
+    /// Newline-delimited JSON (JSON Lines): one object per line, no document.
+    #[value(alias = "jsonl")]
+    #[serde(alias = "jsonl")]
+    Ndjson,
 }
 
 impl Format {
-    /// The format a file name implies: `.csv`, `.json`, and TSV for `.tsv`
+    /// The format a file name implies: `.csv`, `.json`, `.ndjson` or `.jsonl`, and TSV for `.tsv`
     /// and every other or missing extension (as gold_digger always did).
     /// A `.gz` or `.zst` suffix is skipped: `x.csv.zst` is CSV.
     pub fn from_path(path: &std::path::Path) -> Self {
@@ -43,6 +47,7 @@ impl Format {
         {
             Some("csv") => Self::Csv,
             Some("json") => Self::Json,
+            Some("ndjson" | "jsonl") => Self::Ndjson,
             _ => Self::Tsv,
         }
     }
@@ -74,6 +79,29 @@ pub enum BinaryEncoding {
     Base64,
 }
 
+/// How JSON and NDJSON write numbers that readers parsing numbers as
+/// doubles (JavaScript, jq 1.6, pandas) would round.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum BigNumbers {
+    /// JSON numbers, exact as the server sent them.
+    #[default]
+    Number,
+    /// DECIMAL values, and integers (BIGINT, BIT) of magnitude 2^53 or more,
+    /// as JSON strings of the server's text.
+    String,
+}
+
 /// Line terminator of the delimited formats.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub enum LineEnding {
@@ -97,6 +125,8 @@ pub struct FormatOptions {
     pub binary: BinaryEncoding,
     /// Indent JSON by two spaces.
     pub pretty: bool,
+    /// Big numbers in JSON and NDJSON.
+    pub big_numbers: BigNumbers,
 }
 
 impl Default for FormatOptions {
@@ -107,6 +137,7 @@ impl Default for FormatOptions {
             null: String::new(),
             binary: BinaryEncoding::Auto,
             pretty: false,
+            big_numbers: BigNumbers::Number,
         }
     }
 }
