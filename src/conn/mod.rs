@@ -61,10 +61,11 @@ fn session_setup(opts: &ConnectOptions, greeting: &Greeting) -> String {
 /// TIMESTAMP the same in `+00:00`; but for `SYSTEM` it converts each value
 /// with the C library's `localtime_r`, which takes a process-wide lock: with
 /// two connections exporting, glibc's `__tz_convert` was 4 % of the
-/// server's samples (perf), and 10 M rows of `bench.mixed` over `-j 2` cost
-/// the server 15.8-16.2 CPU-s against 14.8-14.9 s in `+00:00` (wall 10.0-10.3
-/// s against 9.0-9.2 s). Only `UTC` is swapped: any other zone may have
-/// daylight saving time, which an offset would not follow.
+/// server's samples (perf). 10 M rows of `bench.mixed` over `-j 2`, three
+/// alternating runs each: server CPU 15.68-16.31 s in `SYSTEM` against
+/// 14.72-15.56 s, wall 9.74-10.17 s against 9.19-9.73 s. Only `UTC` is
+/// swapped: any other zone may have daylight saving time, which an offset
+/// would not follow.
 const SYSTEM_UTC_AS_OFFSET: &str = ", SESSION time_zone = IF(@@session.time_zone = 'SYSTEM' \
      AND @@global.system_time_zone = 'UTC', '+00:00', @@session.time_zone)";
 
