@@ -252,21 +252,7 @@ const LOCK_WAIT_SECONDS: u32 = 10;
 /// Whether the server has `BACKUP STAGE` (MariaDB 10.4.1 and later). MariaDB
 /// reports `5.5.5-10.11.19-MariaDB-…` to old clients, or `10.11.19-MariaDB`.
 fn has_backup_stages(server_version: &str) -> bool {
-    if !server_version.contains("MariaDB") {
-        return false;
-    }
-    let version = server_version
-        .strip_prefix("5.5.5-")
-        .unwrap_or(server_version);
-    let mut parts = version
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor, patch) = (
-        parts.next().unwrap_or(0),
-        parts.next().unwrap_or(0),
-        parts.next().unwrap_or(0),
-    );
-    (major, minor, patch) >= (10, 4, 1)
+    server_version.contains("MariaDB") && crate::conn::version_number(server_version) >= (10, 4, 1)
 }
 
 /// The server's error when an account lacks a privilege.

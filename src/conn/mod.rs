@@ -72,11 +72,10 @@ const SYSTEM_UTC_AS_OFFSET: &str = ", SESSION time_zone = IF(@@session.time_zone
 /// The server's error for an unknown time zone.
 const ER_UNKNOWN_TIME_ZONE: u16 = 1298;
 
-/// The name of the session's transaction access mode variable: MySQL 8 knows
-/// only `transaction_read_only` (since 5.7.20), MariaDB before 11.1 only
-/// `tx_read_only` (11.1 renamed it and keeps the old name as deprecated).
-fn read_only_variable(server_version: &str, mariadb: bool) -> &'static str {
-    // MariaDB 10.x announces itself as "5.5.5-10.11.6-MariaDB...".
+/// The (major, minor, patch) of a server's version string; missing parts are
+/// 0. MariaDB 10.x and 11.x announce themselves to old clients as
+/// `5.5.5-10.11.6-MariaDB…`: the real version follows that prefix.
+pub fn version_number(server_version: &str) -> (u32, u32, u32) {
     let version = server_version
         .strip_prefix("5.5.5-")
         .unwrap_or(server_version);
@@ -84,7 +83,14 @@ fn read_only_variable(server_version: &str, mariadb: bool) -> &'static str {
         .split(|c: char| !c.is_ascii_digit())
         .map(|p| p.parse::<u32>().unwrap_or(0));
     let mut next = || parts.next().unwrap_or(0);
-    let v = (next(), next(), next());
+    (next(), next(), next())
+}
+
+/// The name of the session's transaction access mode variable: MySQL 8 knows
+/// only `transaction_read_only` (since 5.7.20), MariaDB before 11.1 only
+/// `tx_read_only` (11.1 renamed it and keeps the old name as deprecated).
+fn read_only_variable(server_version: &str, mariadb: bool) -> &'static str {
+    let v = version_number(server_version);
     let mariadb = mariadb || server_version.contains("MariaDB");
     if (mariadb && v >= (11, 1, 0)) || (!mariadb && v >= (5, 7, 20)) {
         "transaction_read_only"
