@@ -354,7 +354,15 @@ pub fn binary_auto(bytes: &[u8]) -> Vec<u8> {
 /// The built `gold_digger` binary, with DATABASE_URL, DATABASE_QUERY and OUTPUT_FILE removed
 /// from its environment. Run it with [`run`].
 pub fn gd() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gold_digger"));
+    let mut cmd = isolated(env!("CARGO_BIN_EXE_gold_digger"));
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+/// `program` with the environment `gd()` gives the binary: for gold_digger itself, or a
+/// command that wraps it (`script`, `setsid`).
+pub fn isolated(program: &str) -> Command {
+    let mut cmd = Command::new(program);
     for var in [
         "DATABASE_URL",
         "DATABASE_QUERY",
@@ -366,7 +374,6 @@ pub fn gd() -> Command {
     }
     // No ~/.my.cnf of whoever runs the tests (a test that wants one sets HOME itself).
     cmd.env("HOME", "/nonexistent/gd-test-home");
-    cmd.stdin(Stdio::null());
     cmd
 }
 

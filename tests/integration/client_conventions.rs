@@ -4,7 +4,7 @@
 //! back from the server itself (`CURRENT_USER()`, `DATABASE()`, and the connection's HOST in
 //! the process list: `localhost` over the socket, `127.0.0.1:port` over TCP).
 
-use crate::common::{self, Run, gd, run, server};
+use crate::common::{self, Run, gd, isolated, run, server};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -275,22 +275,6 @@ fn dump_config_never_shows_a_password_from_any_source() {
     ]));
     let text = r.output_text();
     assert!(text.contains(f) && text.contains("cnf_user"), "{r}");
-}
-
-/// The environment `gd()` gives the binary, for a command that wraps it.
-fn isolated(program: &str) -> Command {
-    let mut cmd = Command::new(program);
-    for var in [
-        "DATABASE_URL",
-        "DATABASE_QUERY",
-        "OUTPUT_FILE",
-        "RUST_LOG",
-        "MYSQL_PWD",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("HOME", "/nonexistent/gd-test-home");
-    cmd
 }
 
 /// Runs `gold_digger ARGS --password` under a pseudo-terminal (`script`), types `typed` once

@@ -2,7 +2,6 @@
 //! percentage when the total is known and one summary line at the end; absent in a pipe.
 
 use crate::common::{self, gd, run, server};
-use std::process::Command;
 
 /// Runs gold_digger with `args` under a pseudo-terminal (`script -qec`), stderr on that
 /// terminal; returns what the terminal showed, with carriage returns as line breaks.
@@ -12,7 +11,7 @@ fn on_a_terminal(args: &[&str]) -> String {
         .chain(args.iter().copied())
         .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
         .collect();
-    let out = Command::new("script")
+    let out = common::isolated("script")
         .args(["-qec", &quoted.join(" "), "/dev/null"])
         .env("COLUMNS", "100")
         .output()
