@@ -620,11 +620,48 @@ fn table_query(name: &str, condition: Option<&str>) -> Result<String, Error> {
 
 /// The query file, or stdin for `-` (`--query-file -`, as `mysql < q.sql`).
 fn read_query_file(path: &std::path::Path) -> std::io::Result<String> {
-    if path.as_os_str() == "-" {
-        std::io::read_to_string(std::io::stdin())
+    let bytes = if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)?;
+        bytes
     } else {
-        std::fs::read_to_string(path)
+        std::fs::read(path)?
+    };
+    decode_query_text(bytes)
+}
+
+/// The text of a query file: UTF-8, or UTF-16 with its byte-order mark
+/// (what Windows PowerShell's `>` and Notepad's "Unicode" save), which is
+/// unambiguous and so decoded rather than refused. Anything else is an
+/// error that says where the first bad byte is and what to do.
+fn decode_query_text(bytes: Vec<u8>) -> std::io::Result<String> {
+    let utf16 = |bytes: &[u8], unit: fn([u8; 2]) -> u16| {
+        if !bytes.len().is_multiple_of(2) {
+            return Err(invalid_text("UTF-16 with an odd number of bytes".into()));
+        }
+        let units: Vec<u16> = bytes
+            .chunks_exact(2)
+            .map(|pair| unit([pair[0], pair[1]]))
+            .collect();
+        String::from_utf16(&units)
+            .map_err(|_| invalid_text("UTF-16 with an unpaired surrogate".into()))
+    };
+    match bytes.as_slice() {
+        [0xFF, 0xFE, rest @ ..] => utf16(rest, u16::from_le_bytes),
+        [0xFE, 0xFF, rest @ ..] => utf16(rest, u16::from_be_bytes),
+        _ => String::from_utf8(bytes).map_err(|e| {
+            let at = e.utf8_error().valid_up_to();
+            invalid_text(format!("not valid UTF-8 (byte {at})"))
+        }),
     }
+}
+
+#[cold]
+fn invalid_text(what: String) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("{what}; save the file as UTF-8"),
+    )
 }
 
 /// Drops a leading UTF-8 byte-order mark (Windows editors save "UTF-8" with
@@ -656,6 +693,36 @@ mod tests {
     }
 
     pub(super) const URL: &str = "mysql://u%40x:p%3Ass@db.example:3307/sales";
+
+    #[test]
+    fn query_files_in_utf16_with_a_byte_order_mark_are_decoded() {
+        let text = "SELECT 'ä€😀' AS x";
+        let le: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let be: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        assert_eq!(decode_query_text(le).unwrap(), text);
+        assert_eq!(decode_query_text(be).unwrap(), text);
+        assert_eq!(decode_query_text(text.into()).unwrap(), text);
+    }
+
+    #[test]
+    fn query_files_in_other_encodings_say_where_and_what_to_do() {
+        // Latin-1 'é' after "SELECT '".
+        let e = decode_query_text(b"SELECT '\xE9'".to_vec()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "not valid UTF-8 (byte 8); save the file as UTF-8"
+        );
+        let e = decode_query_text(vec![0xFF, 0xFE, b'S']).unwrap_err();
+        assert!(e.to_string().contains("odd number of bytes"), "{e}");
+        let e = decode_query_text(vec![0xFF, 0xFE, 0x00, 0xD8]).unwrap_err();
+        assert!(e.to_string().contains("unpaired surrogate"), "{e}");
+    }
 
     #[test]
     fn ndjson_by_extension_flag_and_file_with_big_numbers() {

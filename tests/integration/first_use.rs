@@ -72,6 +72,38 @@ fn a_byte_order_mark_before_the_query_is_dropped() {
 }
 
 #[test]
+fn a_utf16_query_file_is_read_and_a_latin1_one_is_refused_with_the_fix() {
+    let dir = common::tempdir();
+    // What Windows PowerShell's `>` writes: UTF-16LE with a byte-order mark.
+    let q = dir.path().join("ps.sql");
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(
+            format!("{QUERY};\r\n")
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes),
+        )
+        .collect();
+    std::fs::write(&q, utf16).unwrap();
+    let url = &server().url;
+    assert_csv(&to_stdout(
+        &["--db-url", url, "--query-file", q.to_str().unwrap()],
+        None,
+        None,
+    ));
+    // Latin-1 has no marker: refused, naming the byte and the fix, before connecting.
+    let latin1 = dir.path().join("latin1.sql");
+    std::fs::write(&latin1, b"SELECT '\xE9t\xE9' AS x").unwrap();
+    let r = to_stdout(&["--db-url", url, "--query-file", "-"], Some(&latin1), None);
+    assert_ne!(r.code(), 0, "{r}");
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        stderr.contains("not valid UTF-8 (byte 8)") && stderr.contains("save the file as UTF-8"),
+        "{r}"
+    );
+}
+
+#[test]
 fn a_config_files_query_file_is_relative_to_the_config_file() {
     let dir = common::tempdir();
     let conf = dir.path().join("conf");
