@@ -164,6 +164,7 @@ ext, port, table, dest, rows = sys.argv[1:6]
 con = duckdb.connect()
 con.execute("SET autoinstall_known_extensions = false")
 con.execute("SET autoload_known_extensions = false")
+con.execute("SET enable_progress_bar = false")
 con.execute(f"LOAD '{ext}'")
 con.execute(f"ATTACH 'host=127.0.0.1 port={port} user=gd password=gd_pass database=bench' "
             "AS m (TYPE mysql, READ_ONLY)")
@@ -171,7 +172,7 @@ written = con.execute(f"COPY (SELECT * FROM m.bench.{table}) TO '{dest}' (FORMAT
 if written != int(rows):
     sys.exit(f"duckdb wrote {written} rows instead of {rows}")
 PY
-    note "DuckDB: duckdb $("$DUCKDB_PY" -c 'import importlib.metadata as m; print(m.version("duckdb"), "and duckdb-extension-mysql-scanner", m.version("duckdb-extension-mysql-scanner"))') from PyPI (\`LOAD '…/mysql_scanner.duckdb_extension'\`, \`ATTACH … (TYPE mysql, READ_ONLY)\`, \`COPY (SELECT * FROM m.bench.mixed_N) TO 'x.parquet' (FORMAT parquet)\`, its default compression and row groups), run from Python, whose start is included"
+    note "DuckDB: duckdb $("$DUCKDB_PY" -c 'import importlib.metadata as m; print(m.version("duckdb"), "and duckdb-extension-mysql-scanner", m.version("duckdb-extension-mysql-scanner"))') from PyPI (\`LOAD '…/mysql_scanner.duckdb_extension'\`, \`ATTACH … (TYPE mysql, READ_ONLY)\`, \`COPY (SELECT * FROM m.bench.mixed_N) TO 'x.parquet' (FORMAT parquet)\`, its default compression and row groups), run from Python: its start, the LOAD and the ATTACH are in the figures"
 fi
 
 scripts/test-db.sh start
