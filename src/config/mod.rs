@@ -18,6 +18,7 @@ use crate::compress::Compression;
 use crate::conn::tls::TlsClient;
 use crate::error::Error;
 use crate::format::{Format, FormatOptions, LineEnding};
+use crate::split::SplitLimits;
 use file::{ByteSize, FileConfig, load_file};
 use serde::{Serialize, Serializer};
 use std::fmt;
@@ -193,6 +194,8 @@ pub struct Config {
     pub format: Format,
     /// Compression of the output (from its suffix, `--compress`, `--compress-level`).
     pub compression: Compression,
+    /// Split output (`--max-rows-per-file`, `--max-file-size`); `None`: one file.
+    pub split: Option<SplitLimits>,
     /// Writer options.
     pub format_options: FormatOptions,
     /// Succeed with an empty output when there are no rows.
@@ -317,6 +320,14 @@ impl Config {
             &output,
             cli.compress.or(file.compress),
             cli.compress_level.or(file.compress_level),
+        )?;
+        let split = resolve_split(
+            cli.max_rows_per_file.or(file.max_rows_per_file),
+            match (&cli.max_file_size, file.max_file_size.take()) {
+                (Some(text), _) => Some(ByteSize::Text(text.clone())),
+                (None, size) => size,
+            },
+            &output,
         )?;
         let flag = |cli: bool, file: Option<bool>| cli || file.unwrap_or(false);
         let mut warnings = format_warnings(
@@ -450,6 +461,7 @@ impl Config {
             output,
             format,
             compression,
+            split,
             format_options,
             allow_empty: flag(cli.allow_empty, file.allow_empty),
             first_result_only: flag(cli.first_result_only, file.first_result_only),
@@ -470,6 +482,44 @@ impl Config {
             },
         })
     }
+}
+
+/// The split settings: `--max-rows-per-file` and `--max-file-size`, each at
+/// least 1, and a file to name the parts after.
+fn resolve_split(
+    max_rows: Option<u64>,
+    max_size: Option<ByteSize>,
+    output: &std::path::Path,
+) -> Result<Option<SplitLimits>, Error> {
+    let max_bytes = match max_size {
+        None => None,
+        Some(ByteSize::Number(n)) => Some(n),
+        Some(ByteSize::Text(text)) => Some(parse_byte_size(&text).ok_or_else(|| {
+            Error::usage(format!(
+                "--max-file-size {text:?} is not a size: use bytes or a number with K, M or G \
+                 (powers of 1024)"
+            ))
+        })?),
+    };
+    if max_rows == Some(0) {
+        return Err(Error::usage("--max-rows-per-file must be at least 1"));
+    }
+    if max_bytes == Some(0) {
+        return Err(Error::usage("--max-file-size must be at least 1 byte"));
+    }
+    if max_rows.is_none() && max_bytes.is_none() {
+        return Ok(None);
+    }
+    if output.as_os_str() == "-" {
+        return Err(Error::usage(
+            "--max-rows-per-file and --max-file-size write numbered files and cannot go to \
+             stdout: give --output FILE",
+        ));
+    }
+    Ok(Some(SplitLimits {
+        max_rows,
+        max_bytes,
+    }))
 }
 
 /// One-line warnings for choices that contradict each other without being
