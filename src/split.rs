@@ -33,7 +33,7 @@ pub const PART_DIGITS: usize = 5;
 /// With a size limit on compressed output, the text is handed to the
 /// compressor in blocks this large instead of [`FLUSH_AT`], so that the
 /// compressed size the limit is checked against trails the rows by less.
-const COMPRESSED_SPLIT_BLOCK: usize = 64 * 1024;
+const COMPRESSED_SPLIT_BLOCK: usize = 16 * 1024;
 
 /// Where a split export cuts its files; at least one is set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
