@@ -388,10 +388,13 @@ fn parts_of_an_earlier_export_are_refused_and_replaced_with_force() {
     export(d, "out.csv", &sql(1), &["--max-rows-per-file", "10"]).assert_code(0);
     std::fs::write(d.join("out.csv"), "not a part").unwrap();
     std::fs::write(d.join("out-1.csv"), "not a part either").unwrap();
-    let before: Vec<(String, Vec<u8>)> = files(d)
-        .iter()
-        .map(|p| (names(&[p.clone()])[0].clone(), read(p)))
-        .collect();
+    let contents = || -> Vec<(PathBuf, Vec<u8>)> {
+        files(d)
+            .into_iter()
+            .map(|p| (p.clone(), read(&p)))
+            .collect()
+    };
+    let before = contents();
     assert_eq!(before.len(), 9);
 
     // Without --force: refused before connecting, nothing touched.
@@ -401,11 +404,7 @@ fn parts_of_an_earlier_export_are_refused_and_replaced_with_force() {
         String::from_utf8_lossy(&r.stderr).contains("--force"),
         "{r}"
     );
-    let after: Vec<(String, Vec<u8>)> = files(d)
-        .iter()
-        .map(|p| (names(&[p.clone()])[0].clone(), read(p)))
-        .collect();
-    assert_eq!(after, before);
+    assert_eq!(contents(), before);
 
     // With --force: three new parts, the four stale ones gone, other files kept.
     export(
@@ -471,4 +470,54 @@ fn an_empty_result_is_one_part_with_the_header_or_no_file() {
     let parts = files(dir.path());
     assert_eq!(names(&parts), ["e-00001.json"]);
     assert!(parse_part(&read(&parts[0]), "json", &["id", "name"]).is_empty());
+}
+
+/// SIGTERM once several files were written (the relay stalls the stream after 5 MB): exit 143,
+/// every temporary file removed, no file of the export left.
+#[test]
+fn a_signal_after_several_parts_leaves_no_part_and_no_temporary_file() {
+    use crate::common::relay::{Fault, Relay};
+    use std::time::{Duration, Instant};
+    let relay = Relay::start(
+        server().port,
+        Fault::Stall {
+            after: 5_000_000,
+            stall: Duration::from_secs(60),
+        },
+    );
+    let dir = common::tempdir();
+    let d = dir.path().to_path_buf();
+    let r = crate::common::run_with(
+        gd().args([
+            "--db-url",
+            &relay.url("gd", "gd_pass", "gd_test"),
+            "-q",
+            "SELECT seq, REPEAT('x', 100) AS pad FROM gd_test.seq_1_to_1000000",
+            "--max-rows-per-file",
+            "5000",
+            "-o",
+        ])
+        .arg(d.join("out.csv")),
+        Duration::from_secs(30),
+        None,
+        |pid| {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            // Parts 1-3 closed, waiting for their rename.
+            while common::dir_entries(&d).len() < 4 {
+                assert!(Instant::now() < deadline, "no temporary parts");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let st = Command::new("kill")
+                .args(["-s", "TERM", &pid.to_string()])
+                .status()
+                .unwrap();
+            assert!(st.success());
+        },
+    );
+    r.assert_code(143);
+    assert_eq!(
+        common::dir_entries(dir.path()),
+        Vec::<String>::new(),
+        "files left behind"
+    );
 }
