@@ -137,7 +137,9 @@ pub struct Cutter {
 }
 
 impl Cutter {
-    fn new(limits: SplitLimits, compressed: bool) -> Self {
+    /// A cutter for `limits`; `compressed`: the sink compresses, so its
+    /// file bytes are known only once the compressor emitted them.
+    pub fn new(limits: SplitLimits, compressed: bool) -> Self {
         Self {
             max_rows: limits.max_rows.unwrap_or(u64::MAX),
             max_bytes: limits.max_bytes.unwrap_or(u64::MAX),
