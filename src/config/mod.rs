@@ -835,6 +835,56 @@ mod tests {
     }
 
     #[test]
+    fn split_limits_from_flags_and_file() {
+        let base = ["--db-url", URL, "-q", "x", "-o", "o.csv"];
+        assert_eq!(resolve(&base, &[]).unwrap().split, None);
+        let mut a = base.to_vec();
+        a.extend(["--max-rows-per-file", "1000", "--max-file-size", "64MiB"]);
+        let c = resolve(&a, &[]).unwrap();
+        assert_eq!(
+            c.split,
+            Some(SplitLimits {
+                max_rows: Some(1000),
+                max_bytes: Some(64 << 20)
+            })
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        let mut a = base.to_vec();
+        a.extend(["--config", file.to_str().unwrap()]);
+        for (text, bytes) in [
+            ("max-file-size = \"2K\"", 2048),
+            ("max_file_size = 5000", 5000),
+        ] {
+            std::fs::write(&file, text).unwrap();
+            let split = resolve(&a, &[]).unwrap().split.unwrap();
+            assert_eq!(split.max_bytes, Some(bytes), "{text}");
+        }
+        std::fs::write(&file, "max-rows-per-file = 7").unwrap();
+        assert_eq!(resolve(&a, &[]).unwrap().split.unwrap().max_rows, Some(7));
+        for bad in [
+            &["--max-rows-per-file", "0"][..],
+            &["--max-file-size", "0"],
+            &["--max-file-size", "1T"],
+        ] {
+            let mut a = base.to_vec();
+            a.extend(bad);
+            assert_eq!(resolve(&a, &[]).unwrap_err().exit_code(), 2, "{bad:?}");
+        }
+        let stdout = [
+            "--db-url",
+            URL,
+            "-q",
+            "x",
+            "-o",
+            "-",
+            "--max-rows-per-file",
+            "5",
+        ];
+        assert_eq!(resolve(&stdout, &[]).unwrap_err().exit_code(), 2);
+    }
+
+    #[test]
     fn read_timeout_and_max_row_size() {
         let base = ["--db-url", URL, "-q", "x", "-o", "o"];
         let c = resolve(&base, &[]).unwrap();

@@ -155,7 +155,18 @@ fn rows_per_file_in_every_format_each_part_whole_and_exact() {
         "out.json.gz",
     ] {
         let dir = common::tempdir();
-        export(dir.path(), name, QUERY, &["--max-rows-per-file", "500"]).assert_code(0);
+        let r = export(
+            dir.path(),
+            name,
+            QUERY,
+            &["--max-rows-per-file", "500", "-v"],
+        );
+        r.assert_code(0);
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert!(
+            stderr.contains("to 5 files, "),
+            "{name}: the summary line: {stderr}"
+        );
         let parts = files(dir.path());
         let (stem, ext) = name.split_once('.').unwrap();
         let expected: Vec<String> = (1..=5).map(|n| format!("{stem}-{n:05}.{ext}")).collect();
