@@ -54,6 +54,16 @@ pub struct Cli {
     #[arg(long, value_name = "N")]
     pub compress_level: Option<i32>,
 
+    /// Split the output into files of N rows each: NAME-00001.csv, NAME-00002.csv, … (see
+    /// README "Split files")
+    #[arg(long, value_name = "N")]
+    pub max_rows_per_file: Option<u64>,
+
+    /// Split the output into files of about SIZE bytes (after compression): a new file starts
+    /// at the first row boundary where the current one holds SIZE; K, M, G (powers of 1024)
+    #[arg(long, value_name = "SIZE")]
+    pub max_file_size: Option<String>,
+
     /// Log more on stderr (-v info, -vv debug, -vvv trace)
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -182,7 +182,11 @@ impl Destination {
     /// Opens the sink for `path` (see [`Sink::open`]) behind the encoder
     /// `compression` asks for.
     pub fn open(path: &Path, force: bool, compression: Compression) -> Result<Self, Error> {
-        let sink = Sink::open(path, force)?;
+        Self::new(Sink::open(path, force)?, compression)
+    }
+
+    /// `sink` behind the encoder `compression` asks for.
+    pub fn new(sink: Sink, compression: Compression) -> Result<Self, Error> {
         Ok(match compression.method {
             Method::None => Self::Plain(sink),
             _ => Self::Compressed(Box::new(Encoder::new(compression, sink)?)),
@@ -192,9 +196,26 @@ impl Destination {
     /// Writes the compressor's trailer, if any, then makes the output
     /// final (fsync and rename, or flush stdout).
     pub fn commit(self) -> Result<(), Error> {
+        self.finish()?.commit()
+    }
+
+    /// Writes the compressor's trailer, if any, and returns the sink,
+    /// complete but not yet committed.
+    pub fn finish(self) -> Result<Sink, Error> {
         match self {
-            Self::Plain(sink) => sink.commit(),
-            Self::Compressed(encoder) => encoder.finish()?.commit(),
+            Self::Plain(sink) => Ok(sink),
+            Self::Compressed(encoder) => encoder.finish(),
+        }
+    }
+
+    /// Compressed bytes the compressor has produced so far (handed to the
+    /// sink or waiting for a whole block); `None` for plain output, whose
+    /// caller counts what it writes.
+    #[inline]
+    pub fn compressed_bytes(&self) -> Option<u64> {
+        match self {
+            Self::Plain(_) => None,
+            Self::Compressed(encoder) => Some(encoder.produced()),
         }
     }
 }
@@ -245,6 +266,8 @@ impl std::fmt::Debug for Codec {
 pub struct Encoder<S> {
     codec: Codec,
     sink: S,
+    /// Compressed bytes handed to the sink.
+    emitted: u64,
 }
 
 impl<S: BlockSink> Encoder<S> {
@@ -273,7 +296,23 @@ impl<S: BlockSink> Encoder<S> {
                 Codec::Zstd(encoder)
             }
         };
-        Ok(Self { codec, sink })
+        Ok(Self {
+            codec,
+            sink,
+            emitted: 0,
+        })
+    }
+
+    /// Compressed bytes produced so far: handed to the sink, or in the
+    /// aligned buffer waiting for a whole block. The compressor's own
+    /// buffers (input not yet compressed, output not yet handed over) are
+    /// not counted: see README "Split files" for how far this trails.
+    pub fn produced(&self) -> u64 {
+        let pending = match &self.codec {
+            Codec::Gzip(e) => e.get_ref().0.pending().len(),
+            Codec::Zstd(e) => e.get_ref().0.pending().len(),
+        };
+        self.emitted + pending as u64
     }
 
     fn method(&self) -> Method {
@@ -287,7 +326,9 @@ impl<S: BlockSink> Encoder<S> {
     /// returns the sink for the caller to commit.
     pub fn finish(self) -> Result<S, Error> {
         let method = self.method();
-        let Self { codec, mut sink } = self;
+        let Self {
+            codec, mut sink, ..
+        } = self;
         let Compressed(mut out) = match codec {
             Codec::Gzip(e) => e.finish(),
             Codec::Zstd(e) => e.finish(),
@@ -312,7 +353,7 @@ impl<S: BlockSink> BlockSink for Encoder<S> {
                 e.get_mut()
             }
         };
-        out.0.flush_whole(FLUSH_AT, &mut self.sink)?;
+        self.emitted += out.0.flush_whole(FLUSH_AT, &mut self.sink)? as u64;
         Ok(())
     }
 }

@@ -75,6 +75,24 @@ pub enum Error {
         /// Its mode and why it counts as read-only.
         reason: String,
     },
+    /// A split export's part names are taken by files of an earlier
+    /// export; --force replaces them.
+    #[error(
+        "{first} {more}already exist{s}, parts of an earlier split export: this export would \
+         write some of the same names and leave the others beside its own, to be taken for part \
+         of it; pass --force to replace them (the new parts are renamed into place and the \
+         earlier ones removed once the whole export succeeded), or remove them or choose \
+         another output name",
+        first = first.display(),
+        more = if *count > 1 { format!("and {} more files ", count - 1) } else { String::new() },
+        s = if *count > 1 { "" } else { "s" }
+    )]
+    PartsExist {
+        /// The first such file, in name order.
+        first: PathBuf,
+        /// How many there are.
+        count: usize,
+    },
     /// The compressor failed; the output was discarded.
     #[error("cannot compress the output with {method}: {source}; output discarded")]
     Compress {
@@ -247,6 +265,7 @@ impl Error {
             | Self::Output { .. }
             | Self::OutputDirectory { .. }
             | Self::ReadOnlyOutput { .. }
+            | Self::PartsExist { .. }
             | Self::Compress { .. } => 5,
             Self::Interrupted { code, .. } => *code,
         }

@@ -5,7 +5,7 @@
 //! buffer) → [`gd_protocol::resultset::QueryDecoder`] (borrowed rows) →
 //! [`format::RowWriter`] (escaping into a reused buffer) → [`compress`]
 //! (gzip or zstd, when asked for) → [`sink::Sink`] (temporary file renamed on
-//! success, or stdout).
+//! success, or stdout), or [`split`] into numbered files.
 
 pub mod cli;
 pub mod compress;
@@ -18,6 +18,7 @@ pub mod parallel;
 pub mod plan;
 pub mod progress;
 pub mod sink;
+pub mod split;
 #[doc(hidden)]
 pub mod synth;
 

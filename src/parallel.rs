@@ -11,7 +11,6 @@
 //! one output buffer: flat in the row count.
 
 use crate::cli::Consistency;
-use crate::compress::Destination;
 use crate::config::Config;
 use crate::conn::cancel::Canceller;
 use crate::conn::{Flow, PacketError, Session};
@@ -23,6 +22,7 @@ use crate::format::{Format, RowWriter};
 use crate::plan::keys::KeyType;
 use crate::plan::{Chunk, Chunker, MAX_PROBES, Split, Verdict, quote_identifier};
 use crate::progress::Meter;
+use crate::split::{Cutter, Target};
 use gd_protocol::ProtocolError;
 use gd_protocol::resultset::{Event, QueryDecoder};
 use std::cell::{Cell, RefCell};
@@ -43,7 +43,12 @@ pub async fn run(
     canceller: &Canceller,
     meter: Option<Meter>,
 ) -> Result<Summary, Error> {
-    let sink = Destination::open(&config.output, config.force, config.compression)?;
+    let sink = Target::open(
+        &config.output,
+        config.force,
+        config.compression,
+        config.split,
+    )?;
     let threads = config.parallel.threads as usize;
     let mut sessions =
         futures_util::future::try_join_all((0..threads).map(|_| Session::connect(&config.connect)))
@@ -88,7 +93,7 @@ pub async fn run(
 async fn export<W: RowWriter>(
     sessions: &mut [Session],
     writer: W,
-    sink: Destination,
+    sink: Target,
     config: &Config,
     meter: Option<Meter>,
 ) -> Result<Summary, Error> {
@@ -102,6 +107,7 @@ async fn export<W: RowWriter>(
     }
     let planner = Mutex::new(Planner { split, chunker });
     let warnings = Cell::new(0u32);
+    let cutter = sink.cutter();
     let merge = RefCell::new(Merge {
         writer,
         out: Output::new(FLUSH_AT + FLUSH_AT / 4),
@@ -110,6 +116,9 @@ async fn export<W: RowWriter>(
         bytes: 0,
         columns: None,
         meter,
+        block: cutter.as_ref().map_or(FLUSH_AT, Cutter::block),
+        cutter,
+        cut_due: false,
     });
     futures_util::future::try_join_all(
         sessions
@@ -506,13 +515,19 @@ struct ChunkStats {
 struct Merge<W> {
     writer: W,
     out: Output,
-    sink: Destination,
+    sink: Target,
     rows: u64,
     bytes: u64,
     /// Column count of the result, once the first chunk's columns arrived.
     columns: Option<usize>,
     /// The progress display, told at each block written.
     meter: Option<Meter>,
+    /// Where a split export cuts its files (`None`: one output).
+    cutter: Option<Cutter>,
+    /// The current file is full: the next row starts a new one.
+    cut_due: bool,
+    /// The block size output is handed to the sink in.
+    block: usize,
 }
 
 impl<W: RowWriter> Merge<W> {
@@ -525,9 +540,14 @@ impl<W: RowWriter> Merge<W> {
         payload: &[u8],
         chunk: &mut ChunkStats,
     ) -> Result<Flow, Error> {
-        if decoder.is_row(payload) && self.writer.packet_row(payload, &mut self.out.buf) {
-            chunk.rows += 1;
-            return self.wrote_row();
+        if decoder.is_row(payload) {
+            if self.cut_due {
+                self.next_file(decoder)?;
+            }
+            if self.writer.packet_row(payload, &mut self.out.buf) {
+                chunk.rows += 1;
+                return self.wrote_row();
+            }
         }
         let rows = self.rows;
         let stream = |source: StreamError| Error::Stream { rows, source };
@@ -582,14 +602,37 @@ impl<W: RowWriter> Merge<W> {
     #[inline]
     fn wrote_row(&mut self) -> Result<Flow, Error> {
         self.rows += 1;
-        let flushed = self.out.flush_whole(FLUSH_AT, &mut self.sink)?;
+        let flushed = self.out.flush_whole(self.block, &mut self.sink)?;
         if flushed > 0 {
             self.bytes += flushed as u64;
             if let Some(meter) = &self.meter {
                 meter.update(self.rows, self.bytes);
             }
         }
+        if let Some(cutter) = &mut self.cutter {
+            self.cut_due = cutter.after_row(flushed > 0, self.out.pending().len(), &self.sink);
+        }
         Ok(Flow::Continue)
+    }
+
+    /// Ends the current file before the next row and starts a new one
+    /// (see `export::Pipeline`); `decoder` is the connection whose row
+    /// comes next, which has the columns every chunk shares.
+    #[cold]
+    #[inline(never)]
+    fn next_file(&mut self, decoder: &QueryDecoder) -> Result<(), Error> {
+        self.cut_due = false;
+        self.writer.finish(&mut self.out.buf);
+        let rest = self.out.pending();
+        self.sink.write_block(rest)?;
+        self.bytes += rest.len() as u64;
+        self.out.clear();
+        self.sink.next_file()?;
+        if let Some(cutter) = &mut self.cutter {
+            cutter.reset();
+        }
+        self.writer.begin(decoder.columns(), &mut self.out.buf);
+        Ok(())
     }
 
     fn finish(mut self, allow_empty: bool) -> Result<Summary, Error> {
@@ -600,10 +643,11 @@ impl<W: RowWriter> Merge<W> {
         let rest = self.out.pending();
         self.sink.write_block(rest)?;
         self.bytes += rest.len() as u64;
-        self.sink.commit()?;
+        let parts = self.sink.commit()?;
         Ok(Summary {
             rows: self.rows,
             bytes: self.bytes,
+            parts,
             no_result_set: None,
         })
     }

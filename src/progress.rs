@@ -111,10 +111,10 @@ pub fn summary_line(summary: &Summary, elapsed: Duration, output: &std::path::Pa
         HumanBytes(summary.bytes),
         seconds,
         HumanCount((summary.rows as f64 / seconds) as u64),
-        if output.as_os_str() == "-" {
-            "stdout".to_string()
-        } else {
-            output.display().to_string()
+        match summary.parts {
+            Some(parts) => crate::split::describe(output, parts),
+            None if output.as_os_str() == "-" => "stdout".to_string(),
+            None => output.display().to_string(),
         }
     )
 }

@@ -250,7 +250,8 @@ pub struct AtomicFile {
 }
 
 impl AtomicFile {
-    fn create(target: &Path, force: bool) -> Result<Self, Error> {
+    /// Creates the temporary file for `target` (see the type's doc).
+    pub(crate) fn create(target: &Path, force: bool) -> Result<Self, Error> {
         let err = |source| Error::Output {
             path: target.to_path_buf(),
             source,
@@ -358,6 +359,25 @@ impl AtomicFile {
         self.file.write_all(rest)
     }
 
+    /// Makes the content durable and closes the file, without renaming it
+    /// yet: a part of a split export, renamed with the others once all of
+    /// them are written (see `crate::split`). No descriptor stays open, so
+    /// any number of parts can wait for their rename.
+    pub(crate) fn close(mut self) -> Result<ClosedFile, Error> {
+        self.file.sync_all().map_err(|source| Error::Output {
+            path: self.target.clone(),
+            source,
+        })?;
+        // The temporary file now belongs to the ClosedFile, which removes it
+        // unless renamed.
+        self.committed = true;
+        Ok(ClosedFile {
+            temp: std::mem::take(&mut self.temp),
+            target: std::mem::take(&mut self.target),
+            renamed: false,
+        })
+    }
+
     fn commit(mut self) -> Result<(), Error> {
         let err = |source| Error::Output {
             path: self.target.clone(),
@@ -438,6 +458,61 @@ fn set_direct(file: &File, on: bool) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// A finished temporary file waiting for its rename: removed when dropped
+/// unrenamed.
+#[derive(Debug)]
+pub(crate) struct ClosedFile {
+    temp: PathBuf,
+    target: PathBuf,
+    renamed: bool,
+}
+
+impl ClosedFile {
+    /// The name it was created for.
+    pub(crate) fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Renames the file to `target` (not made durable: the caller syncs
+    /// the directory once for all its files).
+    pub(crate) fn rename_to(&mut self, target: &Path) -> Result<(), Error> {
+        fs::rename(&self.temp, target).map_err(|source| Error::Output {
+            path: target.to_path_buf(),
+            source,
+        })?;
+        self.renamed = true;
+        self.temp = target.to_path_buf();
+        Ok(())
+    }
+
+    /// Removes the file, renamed or not (a split export undoing its parts
+    /// after a failed rename).
+    pub(crate) fn remove(mut self) {
+        let _ = fs::remove_file(&self.temp);
+        self.renamed = true;
+    }
+}
+
+impl Drop for ClosedFile {
+    fn drop(&mut self) {
+        if !self.renamed {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// Makes the renames and removals in `dir` durable.
+pub(crate) fn sync_dir(dir: &Path) {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
 }
 
 impl Drop for AtomicFile {

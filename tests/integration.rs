@@ -23,6 +23,8 @@ mod parallel;
 mod progress;
 #[path = "integration/safety.rs"]
 mod safety;
+#[path = "integration/split.rs"]
+mod split;
 #[path = "integration/streaming.rs"]
 mod streaming;
 #[path = "integration/tls.rs"]

@@ -32,6 +32,8 @@ pub(super) struct FileConfig {
     pub(super) pretty: Option<bool>,
     pub(super) compress: Option<crate::compress::Method>,
     pub(super) compress_level: Option<i32>,
+    pub(super) max_rows_per_file: Option<u64>,
+    pub(super) max_file_size: Option<ByteSize>,
     pub(super) allow_empty: Option<bool>,
     pub(super) first_result_only: Option<bool>,
     pub(super) force: Option<bool>,
@@ -204,6 +206,8 @@ chunk-rows = 5
 progress = false
 compress = "zstd"
 compress-level = 3
+max-rows-per-file = 1000000
+max-file-size = "64M"
 json-big-numbers = "string"
 no-header = true
 crlf = true

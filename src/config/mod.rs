@@ -18,6 +18,7 @@ use crate::compress::Compression;
 use crate::conn::tls::TlsClient;
 use crate::error::Error;
 use crate::format::{Format, FormatOptions, LineEnding};
+use crate::split::SplitLimits;
 use file::{ByteSize, FileConfig, load_file};
 use serde::{Serialize, Serializer};
 use std::fmt;
@@ -193,6 +194,8 @@ pub struct Config {
     pub format: Format,
     /// Compression of the output (from its suffix, `--compress`, `--compress-level`).
     pub compression: Compression,
+    /// Split output (`--max-rows-per-file`, `--max-file-size`); `None`: one file.
+    pub split: Option<SplitLimits>,
     /// Writer options.
     pub format_options: FormatOptions,
     /// Succeed with an empty output when there are no rows.
@@ -317,6 +320,14 @@ impl Config {
             &output,
             cli.compress.or(file.compress),
             cli.compress_level.or(file.compress_level),
+        )?;
+        let split = resolve_split(
+            cli.max_rows_per_file.or(file.max_rows_per_file),
+            match (&cli.max_file_size, file.max_file_size.take()) {
+                (Some(text), _) => Some(ByteSize::Text(text.clone())),
+                (None, size) => size,
+            },
+            &output,
         )?;
         let flag = |cli: bool, file: Option<bool>| cli || file.unwrap_or(false);
         let mut warnings = format_warnings(
@@ -450,6 +461,7 @@ impl Config {
             output,
             format,
             compression,
+            split,
             format_options,
             allow_empty: flag(cli.allow_empty, file.allow_empty),
             first_result_only: flag(cli.first_result_only, file.first_result_only),
@@ -470,6 +482,44 @@ impl Config {
             },
         })
     }
+}
+
+/// The split settings: `--max-rows-per-file` and `--max-file-size`, each at
+/// least 1, and a file to name the parts after.
+fn resolve_split(
+    max_rows: Option<u64>,
+    max_size: Option<ByteSize>,
+    output: &std::path::Path,
+) -> Result<Option<SplitLimits>, Error> {
+    let max_bytes = match max_size {
+        None => None,
+        Some(ByteSize::Number(n)) => Some(n),
+        Some(ByteSize::Text(text)) => Some(parse_byte_size(&text).ok_or_else(|| {
+            Error::usage(format!(
+                "--max-file-size {text:?} is not a size: use bytes or a number with K, M or G \
+                 (powers of 1024)"
+            ))
+        })?),
+    };
+    if max_rows == Some(0) {
+        return Err(Error::usage("--max-rows-per-file must be at least 1"));
+    }
+    if max_bytes == Some(0) {
+        return Err(Error::usage("--max-file-size must be at least 1 byte"));
+    }
+    if max_rows.is_none() && max_bytes.is_none() {
+        return Ok(None);
+    }
+    if output.as_os_str() == "-" {
+        return Err(Error::usage(
+            "--max-rows-per-file and --max-file-size write numbered files and cannot go to \
+             stdout: give --output FILE",
+        ));
+    }
+    Ok(Some(SplitLimits {
+        max_rows,
+        max_bytes,
+    }))
 }
 
 /// One-line warnings for choices that contradict each other without being
@@ -849,6 +899,56 @@ mod tests {
         for bad in ["", "M", "1T", "-1", "1.5M", "99999999999999999999G", "x"] {
             assert_eq!(parse_byte_size(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn split_limits_from_flags_and_file() {
+        let base = ["--db-url", URL, "-q", "x", "-o", "o.csv"];
+        assert_eq!(resolve(&base, &[]).unwrap().split, None);
+        let mut a = base.to_vec();
+        a.extend(["--max-rows-per-file", "1000", "--max-file-size", "64MiB"]);
+        let c = resolve(&a, &[]).unwrap();
+        assert_eq!(
+            c.split,
+            Some(SplitLimits {
+                max_rows: Some(1000),
+                max_bytes: Some(64 << 20)
+            })
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        let mut a = base.to_vec();
+        a.extend(["--config", file.to_str().unwrap()]);
+        for (text, bytes) in [
+            ("max-file-size = \"2K\"", 2048),
+            ("max_file_size = 5000", 5000),
+        ] {
+            std::fs::write(&file, text).unwrap();
+            let split = resolve(&a, &[]).unwrap().split.unwrap();
+            assert_eq!(split.max_bytes, Some(bytes), "{text}");
+        }
+        std::fs::write(&file, "max-rows-per-file = 7").unwrap();
+        assert_eq!(resolve(&a, &[]).unwrap().split.unwrap().max_rows, Some(7));
+        for bad in [
+            &["--max-rows-per-file", "0"][..],
+            &["--max-file-size", "0"],
+            &["--max-file-size", "1T"],
+        ] {
+            let mut a = base.to_vec();
+            a.extend(bad);
+            assert_eq!(resolve(&a, &[]).unwrap_err().exit_code(), 2, "{bad:?}");
+        }
+        let stdout = [
+            "--db-url",
+            URL,
+            "-q",
+            "x",
+            "-o",
+            "-",
+            "--max-rows-per-file",
+            "5",
+        ];
+        assert_eq!(resolve(&stdout, &[]).unwrap_err().exit_code(), 2);
     }
 
     #[test]

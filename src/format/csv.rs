@@ -573,6 +573,8 @@ impl std::fmt::Debug for DelimitedWriter {
 
 impl RowWriter for DelimitedWriter {
     fn begin(&mut self, columns: &[ColumnDef], out: &mut Vec<u8>) {
+        // Each file of a split export warns about its own.
+        self.blank_lines = 0;
         self.kinds.clear();
         self.kinds.extend(columns.iter().map(ColumnDef::kind));
         self.verbatim_from.clear();

@@ -859,7 +859,9 @@ impl JsonWriter {
 impl RowWriter for JsonWriter {
     fn begin(&mut self, columns: &[ColumnDef], out: &mut Vec<u8>) {
         let (names, renamed) = unique_names(columns);
-        if !renamed.is_empty() {
+        // Once per export: a split export begins again for every file.
+        let again = !self.columns.is_empty();
+        if !renamed.is_empty() && !again {
             let mut list = String::new();
             for (i, (position, from, to)) in renamed.iter().enumerate() {
                 if i > 0 {

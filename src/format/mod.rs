@@ -148,6 +148,14 @@ impl Default for FormatOptions {
 /// `row` with the decoded row when `packet_row` does not take it, and
 /// `finish` once, each appending to the same reused `out` buffer. None of
 /// them may allocate per row in steady state.
+///
+/// A split export (`--max-rows-per-file`, `--max-file-size`) calls `begin`
+/// again after `finish`, with the same columns, for each new file: `begin`
+/// after `finish` must start a new complete output (header, opening
+/// bracket, file header of a binary format), independent of everything
+/// written before, and `finish` must end one that is complete on its own
+/// (closing bracket, footer). Warnings about the columns are best given
+/// once per export, not once per file.
 pub trait RowWriter {
     /// Prepares for `columns` and writes whatever precedes the first row
     /// (a header, an opening bracket).
