@@ -8,7 +8,7 @@ use crate::conn::{Flow, PacketError, Session};
 use crate::error::{Error, StreamError};
 use crate::format::csv::DelimitedWriter;
 use crate::format::json::JsonWriter;
-use crate::format::{Format, RowWriter};
+use crate::format::{Format, ParquetWriter, RowWriter};
 use crate::progress::Meter;
 use crate::sink::Sink;
 use gd_protocol::ProtocolError;
@@ -91,6 +91,10 @@ pub async fn run(
         Format::Json => export(&mut session, JsonWriter::new(opts), sink, config, meter).await,
         Format::Ndjson => {
             let writer = JsonWriter::ndjson(opts);
+            export(&mut session, writer, sink, config, meter).await
+        }
+        Format::Parquet => {
+            let writer = ParquetWriter::new(&opts.parquet);
             export(&mut session, writer, sink, config, meter).await
         }
     };
@@ -421,6 +425,10 @@ impl<W: RowWriter> Pipeline<W> {
     #[inline]
     fn wrote_row(&mut self, sink: &mut impl BlockSink) -> Result<Flow, Error> {
         let p = &mut self.progress;
+        // Free for the text writers (their default is inlined away).
+        if let Some(message) = self.writer.take_error() {
+            return Err(value_error(message, p.rows));
+        }
         p.rows += 1;
         // Whole blocks only: every write then starts and ends on a block
         // boundary of the file and of memory, which lets the sink bypass
@@ -473,6 +481,9 @@ impl<W: RowWriter> Pipeline<W> {
         if p.rows == 0 && !allow_empty {
             return Err(Error::NoRows);
         }
+        if let Some(message) = self.writer.take_error() {
+            return Err(value_error(message, p.rows));
+        }
         let rest = self.out.pending();
         sink.write_block(rest)?;
         p.bytes += rest.len() as u64;
@@ -492,6 +503,15 @@ impl<W: RowWriter> Pipeline<W> {
 #[inline]
 fn padding(ptr: *const u8) -> usize {
     ptr.addr().wrapping_neg() % BLOCK_ALIGN
+}
+
+/// A writer's error: a value its format cannot hold.
+#[cold]
+pub(crate) fn value_error(message: String, rows: u64) -> Error {
+    Error::Stream {
+        rows,
+        source: StreamError::Value(message),
+    }
 }
 
 #[cold]

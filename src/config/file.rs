@@ -4,6 +4,7 @@
 
 use crate::cli::{Consistency, SslMode};
 use crate::error::Error;
+use crate::format::parquet::{ParquetCompression, ParquetDates};
 use crate::format::{BigNumbers, BinaryEncoding, Format};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -49,6 +50,9 @@ pub(super) struct FileConfig {
     pub(super) null: Option<String>,
     pub(super) binary: Option<BinaryEncoding>,
     pub(super) json_big_numbers: Option<BigNumbers>,
+    pub(super) parquet_compression: Option<ParquetCompression>,
+    pub(super) parquet_row_group_size: Option<ByteSize>,
+    pub(super) parquet_dates: Option<ParquetDates>,
     pub(super) connect_timeout: Option<u64>,
     pub(super) read_timeout: Option<u64>,
     pub(super) max_row_size: Option<ByteSize>,
