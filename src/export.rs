@@ -697,6 +697,53 @@ mod tests {
     }
 
     #[test]
+    fn parquet_allocates_only_when_it_writes_a_row_group() {
+        // Small row groups: many of them in 40,000 rows.
+        let options = crate::format::ParquetOptions {
+            row_group_bytes: 256 << 10,
+            ..crate::format::ParquetOptions::default()
+        };
+        let input = mixed_response(40_000, true);
+        let mut framer = Framer::new(1 << 30);
+        framer.encode(b"\x03q", &mut Vec::new());
+        let mut pipeline =
+            Pipeline::new(QueryDecoder::new(true, true), ParquetWriter::new(&options));
+        let mut sink = NullSink(0);
+        let (mut pos, mut quiet, mut allocating) = (0, 0u64, Vec::new());
+        loop {
+            let Decoded::Packet { payload, consumed } = framer.decode(&input[pos..]).unwrap()
+            else {
+                panic!("the response ends with its OK packet");
+            };
+            pos += consumed;
+            let groups = pipeline.writer.row_groups();
+            let before = allocations();
+            let flow = pipeline.packet(payload, &mut sink).unwrap();
+            let during = allocations() - before;
+            // Steady state: after the first row group, rows that end none.
+            if groups > 0 && pipeline.writer.row_groups() == groups {
+                if during == 0 {
+                    quiet += 1;
+                } else {
+                    allocating.push((pipeline.rows(), during));
+                }
+            }
+            if flow == Flow::Stop {
+                break;
+            }
+        }
+        assert_eq!(pipeline.rows(), 40_000);
+        let groups = pipeline.writer.row_groups();
+        assert!(groups > 10, "{groups} row groups");
+        assert!(quiet > 30_000, "{quiet} rows checked");
+        assert!(
+            allocating.is_empty(),
+            "rows that allocated without writing a row group (row, allocations): {allocating:?}"
+        );
+        pipeline.finish(&mut sink, false).unwrap();
+    }
+
+    #[test]
     fn the_counter_counts() {
         // The guard above is only meaningful if allocations are seen.
         let before = allocations();

@@ -158,8 +158,7 @@ enum Buffer {
 struct Column {
     name: String,
     value: Value,
-    required: bool,
-    /// Definition levels (1 present, 0 NULL) of an OPTIONAL column.
+    /// Definition levels: 1 present, 0 NULL.
     defs: Vec<i16>,
     buffer: Buffer,
     /// The longest byte value seen: room for one more row means room for it.
@@ -246,7 +245,7 @@ impl ParquetWriter {
     fn a_buffer_is_full(&self) -> bool {
         self.columns.iter().any(|c| {
             let full = |len: usize, cap: usize, more: usize| cap - len < more;
-            (!c.required && full(c.defs.len(), c.defs.capacity(), 1))
+            full(c.defs.len(), c.defs.capacity(), 1)
                 || match &c.buffer {
                     Buffer::I32(v) => full(v.len(), v.capacity(), 1),
                     Buffer::I64(v) => full(v.len(), v.capacity(), 1),
@@ -278,7 +277,7 @@ impl ParquetWriter {
             let mut w = group
                 .next_column()?
                 .ok_or_else(|| ParquetError::General("fewer columns than the schema".into()))?;
-            let defs = (!c.required).then_some(&c.defs[..]);
+            let defs = Some(&c.defs[..]);
             match &mut c.buffer {
                 Buffer::I32(v) => {
                     w.typed::<Int32Type>().write_batch(v, defs, None)?;
@@ -340,10 +339,7 @@ impl ParquetWriter {
         self.columns.clear();
         for (c, name) in columns.iter().zip(names) {
             let value = value_of(c, self.options.dates);
-            // The server's NOT NULL flag is trusted only where it cannot
-            // be wrong: see `required`.
-            let required = required(c);
-            fields.push(Arc::new(field(&name, value, required, c)?));
+            fields.push(Arc::new(field(&name, value, c)?));
             let buffer = match value {
                 Value::Int32 { .. } | Value::Date => Buffer::I32(Vec::new()),
                 Value::Int64 | Value::UInt64 | Value::Bit | Value::Timestamp | Value::Time => {
@@ -363,7 +359,6 @@ impl ParquetWriter {
             self.columns.push(Column {
                 name,
                 value,
-                required,
                 defs: Vec::new(),
                 buffer,
                 widest: 0,
@@ -395,16 +390,11 @@ impl ParquetWriter {
     fn push(&mut self, i: usize, field: Option<&[u8]>) -> Result<u64, Refusal> {
         let c = &mut self.columns[i];
         let Some(text) = field else {
-            if c.required {
-                return Err("NULL in a column the server declared NOT NULL");
-            }
             c.defs.push(0);
             return Ok(2);
         };
-        if !c.required {
-            c.defs.push(1);
-        }
-        let level = u64::from(!c.required) * 2;
+        c.defs.push(1);
+        let level = 2;
         let size = match (&mut c.buffer, c.value) {
             (Buffer::I32(v), Value::Int32 { min, max, .. }) => {
                 let n = values::int(text)?;
@@ -465,14 +455,6 @@ fn drain(file: &mut SerializedFileWriter<Vec<u8>>, out: &mut Vec<u8>) {
     let written = file.inner_mut();
     out.extend_from_slice(written);
     written.clear();
-}
-
-/// The server sets NOT_NULL_FLAG from the expression's nullability, which it
-/// derives for outer joins and UNIONs too; REQUIRED follows the flag, and a
-/// NULL that arrives all the same fails the export rather than being lost.
-fn required(c: &ColumnDef) -> bool {
-    const NOT_NULL_FLAG: u16 = 1;
-    c.flags & NOT_NULL_FLAG != 0
 }
 
 /// The Parquet value of a column, from its metadata only.
@@ -542,7 +524,11 @@ fn decimal_precision(c: &ColumnDef) -> (u8, u8) {
 }
 
 /// The schema field of a column.
-fn field(name: &str, value: Value, required: bool, c: &ColumnDef) -> Result<Type, ParquetError> {
+/// Every column is OPTIONAL: the server's NOT_NULL flag can be wrong (MariaDB
+/// 10.11 flags `id` NOT NULL in `SELECT id, COUNT(*) ... GROUP BY id WITH
+/// ROLLUP` and sends NULL in its total row), and OPTIONAL never is; its
+/// definition levels cost next to nothing once RLE-encoded.
+fn field(name: &str, value: Value, c: &ColumnDef) -> Result<Type, ParquetError> {
     use ColumnType::*;
     let (physical, logical) = match value {
         Value::Int32 { bits, signed, .. } => {
@@ -578,11 +564,7 @@ fn field(name: &str, value: Value, required: bool, c: &ColumnDef) -> Result<Type
         ),
     };
     let mut builder = Type::primitive_type_builder(name, physical)
-        .with_repetition(if required {
-            Repetition::REQUIRED
-        } else {
-            Repetition::OPTIONAL
-        })
+        .with_repetition(Repetition::OPTIONAL)
         .with_logical_type(logical);
     if let Value::Decimal {
         precision,
@@ -657,3 +639,6 @@ impl RowWriter for ParquetWriter {
         self.error.take()
     }
 }
+
+#[cfg(test)]
+mod tests;
