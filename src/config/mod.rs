@@ -786,6 +786,90 @@ mod tests {
     }
 
     #[test]
+    fn parquet_by_extension_with_its_options_and_refusals() {
+        use crate::format::parquet::{ParquetCompression, ParquetDates};
+        let args = ["--db-url", URL, "-q", "SELECT 1", "-o", "x.Parquet"];
+        let c = resolve(&args, &[]).unwrap();
+        assert_eq!(c.format, Format::Parquet);
+        assert_eq!(c.format_options.parquet, ParquetOptions::default());
+        // TIMESTAMP values are read in UTC.
+        assert_eq!(c.connect.time_zone.as_deref(), Some("+00:00"));
+        let c = resolve(
+            &[
+                &args[..],
+                &[
+                    "--parquet-compression",
+                    "none",
+                    "--parquet-row-group-size",
+                    "1M",
+                    "--parquet-dates",
+                    "string",
+                ],
+            ]
+            .concat(),
+            &[],
+        )
+        .unwrap();
+        let p = c.format_options.parquet;
+        assert_eq!(p.compression, ParquetCompression::None);
+        assert_eq!(p.row_group_bytes, 1 << 20);
+        assert_eq!(p.dates, ParquetDates::String);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "parquet_compression = \"snappy\"\nparquet-row-group-size = 131072\n",
+        )
+        .unwrap();
+        let c = resolve(
+            &[&args[..], &["--config", file.to_str().unwrap()]].concat(),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            c.format_options.parquet.compression,
+            ParquetCompression::Snappy
+        );
+        assert_eq!(c.format_options.parquet.row_group_bytes, 131_072);
+        for (extra, names) in [
+            (&["--compress", "zstd"][..], "--parquet-compression"),
+            (&["--time-zone", "Europe/Berlin"][..], "--time-zone"),
+            (&["--parquet-row-group-size", "10K"][..], "64K"),
+            (&["--parquet-row-group-size", "lots"][..], "not a size"),
+        ] {
+            let e = resolve(&[&args[..], extra].concat(), &[]).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{e}");
+            assert!(e.to_string().contains(names), "{e}");
+        }
+        let e = resolve(
+            &["--db-url", URL, "-q", "SELECT 1", "-o", "x.parquet.gz"],
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{e}");
+        // Parquet options on another format: a warning, not an error.
+        let c = resolve(
+            &[
+                "--db-url",
+                URL,
+                "-q",
+                "SELECT 1",
+                "-o",
+                "x.csv",
+                "--parquet-dates",
+                "string",
+            ],
+            &[],
+        )
+        .unwrap();
+        assert!(
+            c.warnings.iter().any(|w| w.contains("--parquet-dates")),
+            "{:?}",
+            c.warnings
+        );
+    }
+
+    #[test]
     fn precedence_flags_env_file() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");

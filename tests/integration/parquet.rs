@@ -451,3 +451,17 @@ fn an_empty_result_with_allow_empty_is_a_valid_file_with_the_schema() {
     assert_eq!(d.schema.len(), 2);
     assert!(d.schema[1].2.starts_with("Decimal(precision=65, scale=30)"));
 }
+
+/// Row groups bound the memory: ten times the rows, about the same peak (the same guard as the
+/// text formats', tests/integration/streaming.rs).
+#[test]
+fn peak_memory_does_not_grow_with_the_row_count() {
+    use super::streaming::{peak_rss_kib_to, rss_query};
+    let small = peak_rss_kib_to("out.parquet", &rss_query(200_000), &[]);
+    let large = peak_rss_kib_to("out.parquet", &rss_query(2_000_000), &[]);
+    assert!(
+        (large as f64) < small as f64 * 1.10,
+        "peak RSS grew from {small} KiB (200 k rows) to {large} KiB (2 M rows)"
+    );
+    assert!(large < 64 * 1024, "peak RSS {large} KiB");
+}
