@@ -153,7 +153,7 @@ pub struct Cli {
     #[arg(long, value_enum, value_name = "METHOD")]
     pub parquet_compression: Option<ParquetCompression>,
 
-    /// Parquet: bytes of parsed values per row group, with K, M or G [default: 16M]
+    /// Parquet: bytes of parsed values per row group, with K, M or G [default: 8M]
     #[arg(long, value_name = "SIZE")]
     pub parquet_row_group_size: Option<String>,
 

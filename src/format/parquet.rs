@@ -78,7 +78,7 @@ pub enum ParquetDates {
 
 /// Bytes of parsed values buffered before a row group is written (see the
 /// README's "Parquet" section for the measurements behind it).
-pub const DEFAULT_ROW_GROUP_BYTES: u64 = 16 << 20;
+pub const DEFAULT_ROW_GROUP_BYTES: u64 = 8 << 20;
 
 /// The Parquet settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -372,8 +372,15 @@ impl ParquetWriter {
             ParquetCompression::Snappy => Compression::SNAPPY,
             ParquetCompression::None => Compression::UNCOMPRESSED,
         };
+        // Dictionary pages only without compression. On 1 M rows of bench.mixed, with zstd:
+        // 75.3 MB and 1.5 client CPU-s with dictionaries, 54.7 MB and 1.05 s without (most
+        // columns outgrow the dictionary and fall back to plain pages, after the hashing
+        // was paid for; zstd finds the repeats of the others by itself); snappy 101.4 MB
+        // against 91.0 MB; uncompressed 144.7 MB against 214.5 MB (README, "Parquet").
+        let dictionary = self.options.compression == ParquetCompression::None;
         let properties = WriterProperties::builder()
             .set_compression(compression)
+            .set_dictionary_enabled(dictionary)
             .set_created_by(concat!("gold_digger ", env!("CARGO_PKG_VERSION")).to_string())
             .build();
         let mut file =

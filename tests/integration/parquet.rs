@@ -465,3 +465,21 @@ fn peak_memory_does_not_grow_with_the_row_count() {
     );
     assert!(large < 64 * 1024, "peak RSS {large} KiB");
 }
+
+#[test]
+fn every_page_compression_reads_back_the_same_rows() {
+    // snappy and none (with dictionary pages) against the default zstd (without).
+    let query = "SELECT * FROM gd_test.all_types WHERE id <> 3 ORDER BY id";
+    let dir = common::tempdir();
+    let (path, r) = export_to(dir.path(), "zstd.parquet", query, &[]);
+    r.assert_code(0);
+    let zstd = dump(&path);
+    for method in ["snappy", "none"] {
+        let name = format!("{method}.parquet");
+        let (path, r) = export_to(dir.path(), &name, query, &["--parquet-compression", method]);
+        r.assert_code(0);
+        let d = dump(&path);
+        assert_eq!(d.schema, zstd.schema, "{method}");
+        assert_eq!(d.rows, zstd.rows, "{method}");
+    }
+}
