@@ -120,6 +120,8 @@ enum Value {
     Bit,
     Float,
     Double,
+    /// DECIMAL(`precision`, `scale`): INT32 up to 9 digits, INT64 up to 18,
+    /// else FIXED_LEN_BYTE_ARRAY of `width` bytes.
     Decimal {
         precision: u8,
         scale: u8,
@@ -310,11 +312,15 @@ impl ParquetWriter {
                     ends.clear();
                 }
                 Buffer::Fixed { data, width } => {
-                    let shared = Bytes::copy_from_slice(data);
-                    fixed.extend((0..data.len() / *width).map(|i| {
-                        let value = ByteArray::from(shared.slice(i * *width..(i + 1) * *width));
-                        FixedLenByteArray::from(value)
-                    }));
+                    // One allocation per value, not a share of one buffer: the
+                    // crate keeps a DECIMAL chunk's min and max untruncated in
+                    // the file's metadata until the footer, and a share would
+                    // keep the whole row group's buffer alive with them
+                    // (peak RSS grew with the row count).
+                    fixed.extend(
+                        data.chunks_exact(*width)
+                            .map(|v| FixedLenByteArray::from(v.to_vec())),
+                    );
                     w.typed::<FixedLenByteArrayType>()
                         .write_batch(fixed, defs, None)?;
                     fixed.clear();
@@ -342,6 +348,8 @@ impl ParquetWriter {
             fields.push(Arc::new(field(&name, value, c)?));
             let buffer = match value {
                 Value::Int32 { .. } | Value::Date => Buffer::I32(Vec::new()),
+                Value::Decimal { precision, .. } if precision <= 9 => Buffer::I32(Vec::new()),
+                Value::Decimal { precision, .. } if precision <= 18 => Buffer::I64(Vec::new()),
                 Value::Int64 | Value::UInt64 | Value::Bit | Value::Timestamp | Value::Time => {
                     Buffer::I64(Vec::new())
                 }
@@ -413,6 +421,16 @@ impl ParquetWriter {
                 v.push(n as u32 as i32);
                 4
             }
+            (
+                Buffer::I32(v),
+                Value::Decimal {
+                    precision, scale, ..
+                },
+            ) => {
+                // At most 9 digits: within i32.
+                v.push(values::decimal_i64(text, precision, scale)? as i32);
+                4
+            }
             (Buffer::I32(v), _) => {
                 v.push(values::date(text)?);
                 4
@@ -424,6 +442,9 @@ impl ParquetWriter {
                     Value::UInt64 => values::unsigned(text)? as i64,
                     Value::Bit => values::bits(text)? as i64,
                     Value::Timestamp => values::datetime(text)?,
+                    Value::Decimal {
+                        precision, scale, ..
+                    } => values::decimal_i64(text, precision, scale)?,
                     _ => values::time(text)?,
                 });
                 8
@@ -548,7 +569,11 @@ fn field(name: &str, value: Value, c: &ColumnDef) -> Result<Type, ParquetError> 
         Value::Decimal {
             precision, scale, ..
         } => (
-            Physical::FIXED_LEN_BYTE_ARRAY,
+            match precision {
+                ..=9 => Physical::INT32,
+                ..=18 => Physical::INT64,
+                _ => Physical::FIXED_LEN_BYTE_ARRAY,
+            },
             Some(LogicalType::decimal(i32::from(scale), i32::from(precision))),
         ),
         Value::Date => (Physical::INT32, Some(LogicalType::Date)),
@@ -579,8 +604,10 @@ fn field(name: &str, value: Value, c: &ColumnDef) -> Result<Type, ParquetError> 
         width,
     } = value
     {
+        if precision > 18 {
+            builder = builder.with_length(width as i32);
+        }
         builder = builder
-            .with_length(width as i32)
             .with_precision(i32::from(precision))
             .with_scale(i32::from(scale));
     }

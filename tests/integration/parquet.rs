@@ -117,8 +117,14 @@ fn expectation(c: &Column, dates_as_text: bool) -> (String, String, String, Comp
             let inner = &c.column_type
                 [c.column_type.find('(').unwrap() + 1..c.column_type.find(')').unwrap()];
             let (p, s) = inner.split_once(',').unwrap();
+            // The spec's choice by precision: INT32 up to 9 digits, INT64 up to 18.
+            let physical = match p.parse::<u32>().unwrap() {
+                ..=9 => "INT32",
+                ..=18 => "INT64",
+                _ => "FIXED_LEN_BYTE_ARRAY",
+            };
             (
-                "FIXED_LEN_BYTE_ARRAY".into(),
+                physical.into(),
                 format!("Decimal(precision={p}, scale={s})"),
                 c.exact_expr(),
                 Compare::Decimal,

@@ -100,18 +100,12 @@ pub(super) fn decimal_width(precision: u8) -> usize {
     (bits + 1).div_ceil(8).max(1)
 }
 
-/// DECIMAL text (`-`? digits (`.` digits)?) as the big-endian two's
-/// complement of its value times 10^`scale`, `width` bytes, appended to
-/// `out`. Digit by digit, exact: no float anywhere. The value must have at
-/// most `precision − scale` integer digits and at most `scale` fraction
-/// digits (fewer are padded with zeros, as the value is the same).
-pub(super) fn decimal(
-    text: &[u8],
-    precision: u8,
-    scale: u8,
-    width: usize,
-    out: &mut Vec<u8>,
-) -> Result<(), Refusal> {
+/// DECIMAL text (`-`? digits (`.` digits)?) as the two's complement of its
+/// value times 10^`scale`, digit by digit, exact: no float anywhere. The
+/// value must have at most `precision − scale` integer digits and at most
+/// `scale` fraction digits (fewer are padded with zeros, as the value is
+/// the same).
+fn unscaled(text: &[u8], precision: u8, scale: u8) -> Result<Wide, Refusal> {
     let (negative, rest) = match text.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, text),
@@ -141,7 +135,7 @@ pub(super) fn decimal(
         if d > 9 {
             return Err("a character other than a digit in a DECIMAL value");
         }
-        // Cannot overflow: at most 76 digits, checked above.
+        // Cannot overflow: at most 76 significant digits, checked above.
         mul_add(&mut n, 10, u64::from(d));
     }
     for _ in frac.len()..usize::from(scale) {
@@ -156,12 +150,33 @@ pub(super) fn decimal(
             carry = u64::from(c);
         }
     }
+    Ok(n)
+}
+
+/// DECIMAL of precision 19 to 76: the unscaled value as `width` big-endian
+/// two's complement bytes, appended to `out`.
+pub(super) fn decimal(
+    text: &[u8],
+    precision: u8,
+    scale: u8,
+    width: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), Refusal> {
+    let n = unscaled(text, precision, scale)?;
     let mut be = [0u8; 32];
     for (i, limb) in n.iter().rev().enumerate() {
         be[i * 8..i * 8 + 8].copy_from_slice(&limb.to_be_bytes());
     }
     out.extend_from_slice(&be[32 - width..]);
     Ok(())
+}
+
+/// DECIMAL of precision 18 or less: the unscaled value, which fits in an
+/// i64 (|v| < 10^18 < 2^63), so the low limb is its two's complement.
+#[inline]
+pub(super) fn decimal_i64(text: &[u8], precision: u8, scale: u8) -> Result<i64, Refusal> {
+    debug_assert!(precision <= 18);
+    Ok(unscaled(text, precision.min(18), scale)?[0] as i64)
 }
 
 /// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
@@ -321,6 +336,13 @@ mod tests {
         assert_eq!(small("-99", 2, 0), Ok(-99));
         assert!(small("100", 2, 0).is_err());
         assert!(small("1.234", 5, 2).is_err());
+        assert_eq!(decimal_i64(b"-123.4500", 10, 4), Ok(-1_234_500));
+        assert_eq!(
+            decimal_i64(b"999999999999999999", 18, 0),
+            Ok(999_999_999_999_999_999)
+        );
+        assert_eq!(decimal_i64(b"-0.000000000000000001", 18, 18), Ok(-1));
+        assert!(decimal_i64(b"1000000000000000000", 18, 0).is_err());
         let nines = "9".repeat(38);
         assert_eq!(small(&nines, 38, 0), Ok(10i128.pow(38) - 1));
         assert_eq!(small(&format!("-{nines}"), 38, 0), Ok(1 - 10i128.pow(38)));
