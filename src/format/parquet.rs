@@ -570,8 +570,8 @@ fn field(name: &str, value: Value, c: &ColumnDef) -> Result<Type, ParquetError> 
             precision, scale, ..
         } => (
             match precision {
-                ..=9 => Physical::INT32,
-                ..=18 => Physical::INT64,
+                0..=9 => Physical::INT32,
+                10..=18 => Physical::INT64,
                 _ => Physical::FIXED_LEN_BYTE_ARRAY,
             },
             Some(LogicalType::decimal(i32::from(scale), i32::from(precision))),

@@ -119,8 +119,8 @@ fn expectation(c: &Column, dates_as_text: bool) -> (String, String, String, Comp
             let (p, s) = inner.split_once(',').unwrap();
             // The spec's choice by precision: INT32 up to 9 digits, INT64 up to 18.
             let physical = match p.parse::<u32>().unwrap() {
-                ..=9 => "INT32",
-                ..=18 => "INT64",
+                0..=9 => "INT32",
+                10..=18 => "INT64",
                 _ => "FIXED_LEN_BYTE_ARRAY",
             };
             (
