@@ -489,3 +489,46 @@ fn every_page_compression_reads_back_the_same_rows() {
         assert_eq!(d.rows, zstd.rows, "{method}");
     }
 }
+
+#[test]
+fn a_zero_date_over_two_connections_fails_the_whole_export() {
+    // The shared writer's error reaches the merge of a parallel export too.
+    let dir = common::tempdir();
+    let path = dir.path().join("j.parquet");
+    let r = run(gd()
+        .args(["--db-url", &server().url, "-q"])
+        .arg("SELECT id, dt FROM gd_test.all_types")
+        .args(["-j", "2", "--split-by", "id", "--chunk-rows", "1", "-o"])
+        .arg(&path));
+    r.assert_code(4);
+    assert!(
+        r.output_text().contains("--parquet-dates string"),
+        "{}",
+        r.output_text()
+    );
+    assert!(common::dir_entries(dir.path()).is_empty());
+}
+
+#[test]
+fn parquet_to_stdout_is_the_same_file() {
+    let query = "SELECT * FROM gd_test.all_types WHERE id <> 3 ORDER BY id";
+    let dir = common::tempdir();
+    let (path, r) = export_to(dir.path(), "f.parquet", query, &[]);
+    r.assert_code(0);
+    let r = run(gd().args([
+        "--db-url",
+        &server().url,
+        "-q",
+        query,
+        "-f",
+        "parquet",
+        "-o",
+        "-",
+    ]));
+    r.assert_code(0);
+    let piped = dir.path().join("piped.parquet");
+    std::fs::write(&piped, &r.stdout).unwrap();
+    let (a, b) = (dump(&path), dump(&piped));
+    assert_eq!(a.schema, b.schema);
+    assert_eq!(a.rows, b.rows);
+}
