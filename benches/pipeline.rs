@@ -1,6 +1,7 @@
 //! Decode and decode + write throughput over an in-memory copy of what the
 //! server sends for `SELECT * FROM bench.mixed` (see `gold_digger::synth`).
-//! Throughput is measured in bytes of output (input bytes for decode only).
+//! Throughput is measured in bytes of output (input bytes for decode only and
+//! for Parquet, whose output is compressed).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use gd_protocol::framing::{Decoded, Framer};
@@ -9,7 +10,8 @@ use gold_digger::Error;
 use gold_digger::export::{BlockSink, Pipeline, pump};
 use gold_digger::format::csv::DelimitedWriter;
 use gold_digger::format::json::JsonWriter;
-use gold_digger::format::{FormatOptions, RowWriter};
+use gold_digger::format::parquet::ParquetCompression;
+use gold_digger::format::{FormatOptions, ParquetOptions, ParquetWriter, RowWriter};
 use gold_digger::synth::mixed_response;
 use std::hint::black_box;
 
@@ -93,6 +95,24 @@ fn benches(c: &mut Criterion) {
     g.bench_function("json_pretty", |b| {
         b.iter(|| run(black_box(&input), JsonWriter::new(&pretty)))
     });
+    g.finish();
+
+    // Row groups of the default size: 100,000 rows make about three.
+    let mut g = c.benchmark_group("decode+parquet");
+    g.throughput(Throughput::Bytes(input.len() as u64));
+    for (name, compression) in [
+        ("zstd", ParquetCompression::Zstd),
+        ("snappy", ParquetCompression::Snappy),
+        ("none", ParquetCompression::None),
+    ] {
+        let options = ParquetOptions {
+            compression,
+            ..ParquetOptions::default()
+        };
+        g.bench_function(name, |b| {
+            b.iter(|| run(black_box(&input), ParquetWriter::new(&options)))
+        });
+    }
     g.finish();
 }
 

@@ -4,6 +4,7 @@
 //! that precedence (flags > environment > config file > defaults) is decided
 //! in one place.
 
+use crate::format::parquet::{ParquetCompression, ParquetDates};
 use crate::format::{BigNumbers, BinaryEncoding, Format};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -33,7 +34,7 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub query_file: Option<PathBuf>,
 
-    /// Output file; the format follows the extension (.csv, .json, .ndjson/.jsonl, else TSV); - is stdout [env: OUTPUT_FILE]
+    /// Output file; the format follows the extension (.csv, .json, .ndjson/.jsonl, .parquet, else TSV); - is stdout [env: OUTPUT_FILE]
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
@@ -157,6 +158,19 @@ pub struct Cli {
     /// as exact numbers (number) [default: number]
     #[arg(long, value_enum, value_name = "AS")]
     pub json_big_numbers: Option<BigNumbers>,
+
+    /// Parquet: page compression, zstd (level 1), snappy or none [default: zstd]
+    #[arg(long, value_enum, value_name = "METHOD")]
+    pub parquet_compression: Option<ParquetCompression>,
+
+    /// Parquet: bytes of parsed values per row group, with K, M or G [default: 8M]
+    #[arg(long, value_name = "SIZE")]
+    pub parquet_row_group_size: Option<String>,
+
+    /// Parquet: DATE, DATETIME and TIMESTAMP columns as typed values (typed; a zero or invalid
+    /// date fails the export) or as text (string) [default: typed]
+    #[arg(long, value_enum, value_name = "AS")]
+    pub parquet_dates: Option<ParquetDates>,
 
     /// The session's time zone for TIMESTAMP values: an offset such as +00:00, or a name such
     /// as UTC where the server has its time zone tables [default: the server's]

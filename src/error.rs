@@ -233,6 +233,10 @@ pub enum StreamError {
          (pass --first-result-only to export the first and discard the others)"
     )]
     MoreResults,
+    /// The writer cannot write a value (Parquet: a zero date); the message
+    /// names the column, the row and the option that changes it.
+    #[error("{0}")]
+    Value(String),
     /// The server sent nothing for the read timeout.
     #[error(
         "the server sent nothing for {seconds} s (raise --read-timeout for queries that \

@@ -7,7 +7,7 @@ use crate::conn::{Flow, PacketError, Session};
 use crate::error::{Error, StreamError};
 use crate::format::csv::DelimitedWriter;
 use crate::format::json::JsonWriter;
-use crate::format::{Format, RowWriter};
+use crate::format::{Format, ParquetWriter, RowWriter};
 use crate::progress::Meter;
 use crate::sink::Sink;
 use crate::split::{Cutter, Target};
@@ -112,6 +112,10 @@ pub async fn run(
         Format::Json => export(&mut session, JsonWriter::new(opts), sink, config, meter).await,
         Format::Ndjson => {
             let writer = JsonWriter::ndjson(opts);
+            export(&mut session, writer, sink, config, meter).await
+        }
+        Format::Parquet => {
+            let writer = ParquetWriter::new(&opts.parquet);
             export(&mut session, writer, sink, config, meter).await
         }
     };
@@ -468,6 +472,10 @@ impl<W: RowWriter> Pipeline<W> {
     #[inline]
     fn wrote_row(&mut self, sink: &mut impl BlockSink) -> Result<Flow, Error> {
         let p = &mut self.progress;
+        // Free for the text writers (their default is inlined away).
+        if let Some(message) = self.writer.take_error() {
+            return Err(value_error(message, p.rows));
+        }
         p.rows += 1;
         // Whole blocks only: every write then starts and ends on a block
         // boundary of the file and of memory, which lets the sink bypass
@@ -543,6 +551,9 @@ impl<W: RowWriter> Pipeline<W> {
         if p.rows == 0 && !allow_empty {
             return Err(Error::NoRows);
         }
+        if let Some(message) = self.writer.take_error() {
+            return Err(value_error(message, p.rows));
+        }
         let rest = self.out.pending();
         sink.write_block(rest)?;
         p.bytes += rest.len() as u64;
@@ -563,6 +574,15 @@ impl<W: RowWriter> Pipeline<W> {
 #[inline]
 fn padding(ptr: *const u8) -> usize {
     ptr.addr().wrapping_neg() % BLOCK_ALIGN
+}
+
+/// A writer's error: a value its format cannot hold.
+#[cold]
+pub(crate) fn value_error(message: String, rows: u64) -> Error {
+    Error::Stream {
+        rows,
+        source: StreamError::Value(message),
+    }
 }
 
 #[cold]
@@ -888,6 +908,53 @@ mod tests {
                 "{name}: {n} allocations for 40 files of 500 rows"
             );
         }
+    }
+
+    #[test]
+    fn parquet_allocates_only_when_it_writes_a_row_group() {
+        // Small row groups: many of them in 40,000 rows.
+        let options = crate::format::ParquetOptions {
+            row_group_bytes: 256 << 10,
+            ..crate::format::ParquetOptions::default()
+        };
+        let input = mixed_response(40_000, true);
+        let mut framer = Framer::new(1 << 30);
+        framer.encode(b"\x03q", &mut Vec::new());
+        let mut pipeline =
+            Pipeline::new(QueryDecoder::new(true, true), ParquetWriter::new(&options));
+        let mut sink = NullSink(0);
+        let (mut pos, mut quiet, mut allocating) = (0, 0u64, Vec::new());
+        loop {
+            let Decoded::Packet { payload, consumed } = framer.decode(&input[pos..]).unwrap()
+            else {
+                panic!("the response ends with its OK packet");
+            };
+            pos += consumed;
+            let groups = pipeline.writer.row_groups();
+            let before = allocations();
+            let flow = pipeline.packet(payload, &mut sink).unwrap();
+            let during = allocations() - before;
+            // Steady state: after the first row group, rows that end none.
+            if groups > 0 && pipeline.writer.row_groups() == groups {
+                if during == 0 {
+                    quiet += 1;
+                } else {
+                    allocating.push((pipeline.rows(), during));
+                }
+            }
+            if flow == Flow::Stop {
+                break;
+            }
+        }
+        assert_eq!(pipeline.rows(), 40_000);
+        let groups = pipeline.writer.row_groups();
+        assert!(groups > 10, "{groups} row groups");
+        assert!(quiet > 30_000, "{quiet} rows checked");
+        assert!(
+            allocating.is_empty(),
+            "rows that allocated without writing a row group (row, allocations): {allocating:?}"
+        );
+        pipeline.finish(&mut sink, false).unwrap();
     }
 
     #[test]

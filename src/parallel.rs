@@ -18,7 +18,7 @@ use crate::error::{Error, StreamError};
 use crate::export::{BlockSink, FLUSH_AT, Output, Summary};
 use crate::format::csv::DelimitedWriter;
 use crate::format::json::JsonWriter;
-use crate::format::{Format, RowWriter};
+use crate::format::{Format, ParquetWriter, RowWriter};
 use crate::plan::keys::KeyType;
 use crate::plan::{Chunk, Chunker, MAX_PROBES, Split, Verdict, quote_identifier};
 use crate::progress::Meter;
@@ -72,6 +72,10 @@ pub async fn run(
         }
         Format::Ndjson => {
             let writer = JsonWriter::ndjson(opts);
+            export(&mut sessions, writer, sink, config, meter).await
+        }
+        Format::Parquet => {
+            let writer = ParquetWriter::new(&opts.parquet);
             export(&mut sessions, writer, sink, config, meter).await
         }
     };
@@ -601,6 +605,9 @@ impl<W: RowWriter> Merge<W> {
 
     #[inline]
     fn wrote_row(&mut self) -> Result<Flow, Error> {
+        if let Some(message) = self.writer.take_error() {
+            return Err(crate::export::value_error(message, self.rows));
+        }
         self.rows += 1;
         let flushed = self.out.flush_whole(self.block, &mut self.sink)?;
         if flushed > 0 {
@@ -640,6 +647,9 @@ impl<W: RowWriter> Merge<W> {
             return Err(Error::NoRows);
         }
         self.writer.finish(&mut self.out.buf);
+        if let Some(message) = self.writer.take_error() {
+            return Err(crate::export::value_error(message, self.rows));
+        }
         let rest = self.out.pending();
         self.sink.write_block(rest)?;
         self.bytes += rest.len() as u64;

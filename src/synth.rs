@@ -70,12 +70,15 @@ pub fn mixed_response(rows: u64, extended_metadata: bool) -> Vec<u8> {
             }
             put_lenenc_bytes(&mut p, &ext);
         }
+        // DECIMAL(14,4): 14 digits, the point and the sign (Parquet reads
+        // precision and scale from these); 64 and 0 for the rest.
+        let (length, decimals) = if ty == 246 { (16u32, 4u8) } else { (64, 0) };
         p.push(0x0C);
         p.extend_from_slice(&charset.to_le_bytes());
-        p.extend_from_slice(&64u32.to_le_bytes());
+        p.extend_from_slice(&length.to_le_bytes());
         p.push(ty);
         p.extend_from_slice(&flags.to_le_bytes());
-        p.extend_from_slice(&[0, 0, 0]);
+        p.extend_from_slice(&[decimals, 0, 0]);
         framer.encode(&p, &mut out);
     }
     let mut field = Vec::with_capacity(128);

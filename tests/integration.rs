@@ -19,6 +19,8 @@ mod ndjson;
 mod operator_safety;
 #[path = "integration/parallel.rs"]
 mod parallel;
+#[path = "integration/parquet.rs"]
+mod parquet;
 #[path = "integration/progress.rs"]
 mod progress;
 #[path = "integration/safety.rs"]

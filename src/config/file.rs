@@ -4,6 +4,7 @@
 
 use crate::cli::{Consistency, SslMode};
 use crate::error::Error;
+use crate::format::parquet::{ParquetCompression, ParquetDates};
 use crate::format::{BigNumbers, BinaryEncoding, Format};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -51,6 +52,9 @@ pub(super) struct FileConfig {
     pub(super) null: Option<String>,
     pub(super) binary: Option<BinaryEncoding>,
     pub(super) json_big_numbers: Option<BigNumbers>,
+    pub(super) parquet_compression: Option<ParquetCompression>,
+    pub(super) parquet_row_group_size: Option<ByteSize>,
+    pub(super) parquet_dates: Option<ParquetDates>,
     pub(super) connect_timeout: Option<u64>,
     pub(super) read_timeout: Option<u64>,
     pub(super) max_row_size: Option<ByteSize>,
@@ -209,6 +213,9 @@ compress-level = 3
 max-rows-per-file = 1000000
 max-file-size = "64M"
 json-big-numbers = "string"
+parquet-compression = "snappy"
+parquet-row-group-size = "32M"
+parquet-dates = "string"
 no-header = true
 crlf = true
 null = "NULL"

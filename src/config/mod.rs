@@ -17,7 +17,8 @@ use crate::cli::{Cli, Consistency, SslMode};
 use crate::compress::Compression;
 use crate::conn::tls::TlsClient;
 use crate::error::Error;
-use crate::format::{Format, FormatOptions, LineEnding};
+use crate::format::parquet::DEFAULT_ROW_GROUP_BYTES;
+use crate::format::{Format, FormatOptions, LineEnding, ParquetOptions};
 use crate::split::SplitLimits;
 use file::{ByteSize, FileConfig, load_file};
 use serde::{Serialize, Serializer};
@@ -40,6 +41,11 @@ pub const DEFAULT_MAX_ROW_SIZE: u64 = 1 << 30;
 
 /// Smallest accepted --max-row-size: the login packets must fit.
 const MIN_MAX_ROW_SIZE: u64 = 4096;
+
+/// Bounds of `--parquet-row-group-size`: smaller groups compress worse and
+/// cost a footer entry each; larger ones only take memory.
+const MIN_ROW_GROUP_BYTES: u64 = 64 << 10;
+const MAX_ROW_GROUP_BYTES: u64 = 1 << 30;
 
 /// A password: never printed, never logged.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -355,7 +361,58 @@ impl Config {
                 .json_big_numbers
                 .or(file.json_big_numbers)
                 .unwrap_or_default(),
+            parquet: ParquetOptions {
+                compression: cli
+                    .parquet_compression
+                    .or(file.parquet_compression)
+                    .unwrap_or_default(),
+                row_group_bytes: match (
+                    cli.parquet_row_group_size.as_ref(),
+                    file.parquet_row_group_size.as_ref(),
+                ) {
+                    (Some(text), _) | (None, Some(ByteSize::Text(text))) => parse_byte_size(text)
+                        .ok_or_else(|| {
+                        Error::usage(format!(
+                            "--parquet-row-group-size {text:?} is not a size: use bytes or a \
+                                 number with K, M or G"
+                        ))
+                    })?,
+                    (None, Some(ByteSize::Number(n))) => *n,
+                    (None, None) => DEFAULT_ROW_GROUP_BYTES,
+                },
+                dates: cli.parquet_dates.or(file.parquet_dates).unwrap_or_default(),
+            },
         };
+        if !(MIN_ROW_GROUP_BYTES..=MAX_ROW_GROUP_BYTES)
+            .contains(&format_options.parquet.row_group_bytes)
+        {
+            return Err(Error::usage(format!(
+                "--parquet-row-group-size must be between 64K and 1G, not {}",
+                format_options.parquet.row_group_bytes
+            )));
+        }
+        if format == Format::Parquet && compression.method != crate::compress::Method::None {
+            return Err(Error::usage(
+                "Parquet compresses its own pages: drop --compress or the .gz/.zst suffix, and \
+                 choose the page compression with --parquet-compression zstd|snappy|none",
+            ));
+        }
+        let parquet_given = [
+            cli.parquet_compression.is_some() || file.parquet_compression.is_some(),
+            cli.parquet_row_group_size.is_some() || file.parquet_row_group_size.is_some(),
+            cli.parquet_dates.is_some() || file.parquet_dates.is_some(),
+        ];
+        warnings.extend(
+            [
+                "--parquet-compression",
+                "--parquet-row-group-size",
+                "--parquet-dates",
+            ]
+            .iter()
+            .zip(parquet_given)
+            .filter(|&(_, given)| given && format != Format::Parquet)
+            .map(|(option, _)| format!("{option} has no effect on {} output", format_name(format))),
+        );
         if format == Format::Ndjson && format_options.pretty {
             return Err(Error::usage(
                 "--pretty does not go with NDJSON, which is one object per line; use .json for an indented document",
@@ -452,6 +509,21 @@ impl Config {
             )));
         }
         connect.options.time_zone = time_zone;
+        if format == Format::Parquet {
+            // TIMESTAMP columns are instants in UTC in Parquet: the server's
+            // text must be UTC for them to be read as such.
+            if let Some(zone) = &connect.options.time_zone
+                && zone != "+00:00"
+            {
+                return Err(Error::usage(format!(
+                    "--time-zone {zone:?} does not go with Parquet: its TIMESTAMP columns hold \
+                     UTC instants, so a Parquet export runs in the session time zone +00:00 \
+                     (which NOW() and CURDATE() in the query follow too); drop --time-zone, or \
+                     use CONVERT_TZ() in the query for local wall-clock values"
+                )));
+            }
+            connect.options.time_zone = Some("+00:00".to_string());
+        }
 
         let parallel = resolve_parallel(cli, &file_parallel, &query, table, table_where)?;
         Ok(Self {
@@ -522,6 +594,16 @@ fn resolve_split(
     }))
 }
 
+fn format_name(f: Format) -> &'static str {
+    match f {
+        Format::Csv => "CSV",
+        Format::Tsv => "TSV",
+        Format::Json => "JSON",
+        Format::Ndjson => "NDJSON",
+        Format::Parquet => "Parquet",
+    }
+}
+
 /// One-line warnings for choices that contradict each other without being
 /// wrong: a format other than the output name's extension says, and options
 /// the format ignores (`given`: each option and whether it was set).
@@ -531,12 +613,7 @@ fn format_warnings(
     format: Format,
     given: &[(&str, bool)],
 ) -> Vec<String> {
-    let name = |f: Format| match f {
-        Format::Csv => "CSV",
-        Format::Tsv => "TSV",
-        Format::Json => "JSON",
-        Format::Ndjson => "NDJSON",
-    };
+    let name = format_name;
     let mut warnings = Vec::new();
     // The extension before a .gz/.zst suffix; only extensions that name a
     // format imply one (any other is TSV by default, not by intent).
@@ -546,6 +623,7 @@ fn format_warnings(
         Some("tsv") => Some(Format::Tsv),
         Some("json") => Some(Format::Json),
         Some("ndjson" | "jsonl") => Some(Format::Ndjson),
+        Some("parquet") => Some(Format::Parquet),
         _ => None,
     };
     if let (Some(asked), Some(implied)) = (explicit, implied)
@@ -566,6 +644,12 @@ fn format_warnings(
             ("--crlf", "JSON lines end with LF"),
         ],
         Format::Csv | Format::Tsv => &[("--pretty", "it indents JSON")],
+        Format::Parquet => &[
+            ("--null", "NULL is a Parquet null"),
+            ("--pretty", "it indents JSON"),
+            ("--no-header", "the schema names the columns"),
+            ("--crlf", "Parquet has no lines"),
+        ],
     };
     for (option, why) in ignored {
         if given.contains(&(option, true)) {
@@ -816,6 +900,90 @@ mod tests {
         let e = resolve(&[&args[..], &["--pretty"]].concat(), &[]).unwrap_err();
         assert_eq!(e.exit_code(), 2, "{e}");
         assert!(e.to_string().contains("--pretty"), "{e}");
+    }
+
+    #[test]
+    fn parquet_by_extension_with_its_options_and_refusals() {
+        use crate::format::parquet::{ParquetCompression, ParquetDates};
+        let args = ["--db-url", URL, "-q", "SELECT 1", "-o", "x.Parquet"];
+        let c = resolve(&args, &[]).unwrap();
+        assert_eq!(c.format, Format::Parquet);
+        assert_eq!(c.format_options.parquet, ParquetOptions::default());
+        // TIMESTAMP values are read in UTC.
+        assert_eq!(c.connect.time_zone.as_deref(), Some("+00:00"));
+        let c = resolve(
+            &[
+                &args[..],
+                &[
+                    "--parquet-compression",
+                    "none",
+                    "--parquet-row-group-size",
+                    "1M",
+                    "--parquet-dates",
+                    "string",
+                ],
+            ]
+            .concat(),
+            &[],
+        )
+        .unwrap();
+        let p = c.format_options.parquet;
+        assert_eq!(p.compression, ParquetCompression::None);
+        assert_eq!(p.row_group_bytes, 1 << 20);
+        assert_eq!(p.dates, ParquetDates::String);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "parquet_compression = \"snappy\"\nparquet-row-group-size = 131072\n",
+        )
+        .unwrap();
+        let c = resolve(
+            &[&args[..], &["--config", file.to_str().unwrap()]].concat(),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            c.format_options.parquet.compression,
+            ParquetCompression::Snappy
+        );
+        assert_eq!(c.format_options.parquet.row_group_bytes, 131_072);
+        for (extra, names) in [
+            (&["--compress", "zstd"][..], "--parquet-compression"),
+            (&["--time-zone", "Europe/Berlin"][..], "--time-zone"),
+            (&["--parquet-row-group-size", "10K"][..], "64K"),
+            (&["--parquet-row-group-size", "lots"][..], "not a size"),
+        ] {
+            let e = resolve(&[&args[..], extra].concat(), &[]).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{e}");
+            assert!(e.to_string().contains(names), "{e}");
+        }
+        let e = resolve(
+            &["--db-url", URL, "-q", "SELECT 1", "-o", "x.parquet.gz"],
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{e}");
+        // Parquet options on another format: a warning, not an error.
+        let c = resolve(
+            &[
+                "--db-url",
+                URL,
+                "-q",
+                "SELECT 1",
+                "-o",
+                "x.csv",
+                "--parquet-dates",
+                "string",
+            ],
+            &[],
+        )
+        .unwrap();
+        assert!(
+            c.warnings.iter().any(|w| w.contains("--parquet-dates")),
+            "{:?}",
+            c.warnings
+        );
     }
 
     #[test]

@@ -678,7 +678,7 @@ fn push_value(out: &mut Vec<u8>, kind: ColumnKind, rules: Rules, value: &[u8]) {
 /// `a`) gets the first `_N` (N ≥ 2) that no column is called and no earlier
 /// repeat got, in any case. Returns the names and the `(position, original,
 /// new)` of renamed columns.
-fn unique_names(columns: &[ColumnDef]) -> (Vec<String>, Vec<(usize, &str, String)>) {
+pub(super) fn unique_names(columns: &[ColumnDef]) -> (Vec<String>, Vec<(usize, &str, String)>) {
     let originals: HashSet<String> = columns.iter().map(|c| c.name.to_lowercase()).collect();
     let mut taken: HashSet<String> = HashSet::with_capacity(columns.len());
     // Next suffix to try per folded name: keeps many repeats of one name linear.

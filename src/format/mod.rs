@@ -1,8 +1,10 @@
 //! Output formats. One module per format, all behind [`RowWriter`].
 //!
 //! Writers append to a caller-owned `Vec<u8>`; the export loop flushes it to
-//! the sink in large blocks. Writers never fail: every byte sequence has a
-//! defined output (see each module for its rule on non-UTF-8 bytes).
+//! the sink in large blocks. The text writers never fail: every byte
+//! sequence has a defined output (see each module for its rule on non-UTF-8
+//! bytes). Parquet can: it keeps its first error for
+//! [`RowWriter::take_error`].
 
 use gd_protocol::{ColumnDef, RowView};
 
@@ -10,12 +12,14 @@ pub mod csv;
 mod encode;
 pub mod json;
 mod json_text;
+pub mod parquet;
 mod quote;
 mod scan;
 pub mod tsv;
 
 pub use csv::DelimitedWriter;
 pub use json::JsonWriter;
+pub use parquet::{ParquetOptions, ParquetWriter};
 
 /// The output formats.
 #[derive(
@@ -33,11 +37,13 @@ pub enum Format {
     #[value(alias = "jsonl")]
     #[serde(alias = "jsonl")]
     Ndjson,
+    /// Apache Parquet: typed columns, compressed pages, row groups.
+    Parquet,
 }
 
 impl Format {
-    /// The format a file name implies: `.csv`, `.json`, `.ndjson` or `.jsonl`, and TSV for `.tsv`
-    /// and every other or missing extension (as gold_digger always did).
+    /// The format a file name implies: `.csv`, `.json`, `.ndjson` or `.jsonl`, `.parquet`, and
+    /// TSV for `.tsv` and every other or missing extension (as gold_digger always did).
     /// A `.gz` or `.zst` suffix is skipped: `x.csv.zst` is CSV.
     pub fn from_path(path: &std::path::Path) -> Self {
         match crate::compress::format_extension(path)
@@ -48,6 +54,7 @@ impl Format {
             Some("csv") => Self::Csv,
             Some("json") => Self::Json,
             Some("ndjson" | "jsonl") => Self::Ndjson,
+            Some("parquet") => Self::Parquet,
             _ => Self::Tsv,
         }
     }
@@ -127,6 +134,8 @@ pub struct FormatOptions {
     pub pretty: bool,
     /// Big numbers in JSON and NDJSON.
     pub big_numbers: BigNumbers,
+    /// Parquet's settings.
+    pub parquet: ParquetOptions,
 }
 
 impl Default for FormatOptions {
@@ -138,6 +147,7 @@ impl Default for FormatOptions {
             binary: BinaryEncoding::Auto,
             pretty: false,
             big_numbers: BigNumbers::Number,
+            parquet: ParquetOptions::default(),
         }
     }
 }
@@ -173,4 +183,12 @@ pub trait RowWriter {
     }
     /// Writes whatever follows the last row.
     fn finish(&mut self, out: &mut Vec<u8>);
+    /// The error that stopped the writer, if one did since the last call:
+    /// a value its format cannot hold. The pipeline asks after every row
+    /// and after `finish`, and fails the export with it. The text writers
+    /// never fail.
+    #[inline]
+    fn take_error(&mut self) -> Option<String> {
+        None
+    }
 }

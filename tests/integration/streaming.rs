@@ -291,7 +291,7 @@ fn a_closed_stdout_ends_quietly_with_zero() {
 }
 
 /// The query of the memory guards: `n` rows of a few columns, some quoted in CSV.
-fn rss_query(n: u64) -> String {
+pub(crate) fn rss_query(n: u64) -> String {
     format!(
         "SELECT seq, MD5(seq) AS h, CONCAT('row ', seq, ', \"quoted\"') AS s, seq / 7 AS d \
          FROM gd_test.seq_1_to_{n}"
@@ -303,11 +303,16 @@ fn rss_query(n: u64) -> String {
 /// exits. Not `wait4`'s `ru_maxrss`: that also counts the test process's own
 /// memory, shared with the child between vfork and exec.
 fn peak_rss_kib(query: &str, extra: &[&str]) -> u64 {
+    peak_rss_kib_to("out.csv", query, extra)
+}
+
+/// [`peak_rss_kib`] of an export to `file_name` (its extension picks the format).
+pub(crate) fn peak_rss_kib_to(file_name: &str, query: &str, extra: &[&str]) -> u64 {
     let dir = common::tempdir();
     let stderr = std::fs::File::create(dir.path().join("stderr")).unwrap();
     let mut child = gd()
         .args(["--db-url", &server().url, "-q", query, "-o"])
-        .arg(dir.path().join("out.csv"))
+        .arg(dir.path().join(file_name))
         .args(extra)
         .stdout(Stdio::null())
         .stderr(stderr)
