@@ -167,6 +167,53 @@ struct Column {
     widest: usize,
 }
 
+impl Column {
+    /// An empty column for values of `value`; its name is set by `open`.
+    fn new(value: Value) -> Self {
+        let buffer = match value {
+            Value::Int32 { .. } | Value::Date => Buffer::I32(Vec::new()),
+            Value::Decimal { precision, .. } if precision <= 9 => Buffer::I32(Vec::new()),
+            Value::Decimal { precision, .. } if precision <= 18 => Buffer::I64(Vec::new()),
+            Value::Int64 | Value::UInt64 | Value::Bit | Value::Timestamp | Value::Time => {
+                Buffer::I64(Vec::new())
+            }
+            Value::Float => Buffer::F32(Vec::new()),
+            Value::Double => Buffer::F64(Vec::new()),
+            Value::Decimal { width, .. } => Buffer::Fixed {
+                data: Vec::new(),
+                width,
+            },
+            Value::Bytes => Buffer::Bytes {
+                data: Vec::new(),
+                ends: Vec::new(),
+            },
+        };
+        Self {
+            name: String::new(),
+            value,
+            defs: Vec::new(),
+            buffer,
+            widest: 0,
+        }
+    }
+
+    /// Drops the buffered values, keeping the room they had.
+    fn clear(&mut self) {
+        self.defs.clear();
+        match &mut self.buffer {
+            Buffer::I32(v) => v.clear(),
+            Buffer::I64(v) => v.clear(),
+            Buffer::F32(v) => v.clear(),
+            Buffer::F64(v) => v.clear(),
+            Buffer::Bytes { data, ends } => {
+                data.clear();
+                ends.clear();
+            }
+            Buffer::Fixed { data, .. } => data.clear(),
+        }
+    }
+}
+
 /// The Parquet writer.
 #[derive(Debug)]
 pub struct ParquetWriter {
@@ -181,6 +228,9 @@ pub struct ParquetWriter {
     group_rows: usize,
     /// Row groups written since the writer was made (all files).
     groups: u64,
+    /// The buffers have the room one whole row group took: from now on a
+    /// row that might not fit ends the group instead of growing them.
+    sized: bool,
     /// Rows seen since the writer was made, for messages (1-based).
     row: u64,
     /// The first error, until the pipeline takes it.
@@ -202,6 +252,7 @@ impl ParquetWriter {
             buffered: 0,
             group_rows: 0,
             groups: 0,
+            sized: false,
             row: 0,
             error: None,
             failed: false,
@@ -333,6 +384,7 @@ impl ParquetWriter {
         group.close()?;
         drain(file, out);
         self.groups += 1;
+        self.sized = true;
         self.buffered = 0;
         self.group_rows = 0;
         Ok(())
@@ -341,36 +393,27 @@ impl ParquetWriter {
     /// Starts a file: schema, properties, the leading magic bytes.
     fn open(&mut self, columns: &[ColumnDef], out: &mut Vec<u8>) -> Result<(), ParquetError> {
         let (names, _) = super::json::unique_names(columns);
+        // The next file of a split export has the same columns: it keeps
+        // the buffers that the first row group sized, so that its rows do
+        // not allocate either and the "full" check keeps its meaning.
+        let same_layout = self.columns.len() == columns.len()
+            && self
+                .columns
+                .iter()
+                .zip(columns)
+                .all(|(old, c)| old.value == value_of(c, self.options.dates));
+        if !same_layout {
+            self.sized = false;
+            self.columns = columns
+                .iter()
+                .map(|c| Column::new(value_of(c, self.options.dates)))
+                .collect();
+        }
         let mut fields = Vec::with_capacity(columns.len());
-        self.columns.clear();
-        for (c, name) in columns.iter().zip(names) {
-            let value = value_of(c, self.options.dates);
-            fields.push(Arc::new(field(&name, value, c)?));
-            let buffer = match value {
-                Value::Int32 { .. } | Value::Date => Buffer::I32(Vec::new()),
-                Value::Decimal { precision, .. } if precision <= 9 => Buffer::I32(Vec::new()),
-                Value::Decimal { precision, .. } if precision <= 18 => Buffer::I64(Vec::new()),
-                Value::Int64 | Value::UInt64 | Value::Bit | Value::Timestamp | Value::Time => {
-                    Buffer::I64(Vec::new())
-                }
-                Value::Float => Buffer::F32(Vec::new()),
-                Value::Double => Buffer::F64(Vec::new()),
-                Value::Decimal { width, .. } => Buffer::Fixed {
-                    data: Vec::new(),
-                    width,
-                },
-                Value::Bytes => Buffer::Bytes {
-                    data: Vec::new(),
-                    ends: Vec::new(),
-                },
-            };
-            self.columns.push(Column {
-                name,
-                value,
-                defs: Vec::new(),
-                buffer,
-                widest: 0,
-            });
+        for ((column, c), name) in self.columns.iter_mut().zip(columns).zip(names) {
+            column.clear();
+            fields.push(Arc::new(field(&name, column.value, c)?));
+            column.name = name;
         }
         let schema = Type::group_type_builder("schema")
             .with_fields(fields)
@@ -639,7 +682,7 @@ impl RowWriter for ParquetWriter {
         }
         self.group_rows += 1;
         if (self.buffered >= self.options.row_group_bytes
-            || (self.groups > 0 && self.a_buffer_is_full()))
+            || (self.sized && self.a_buffer_is_full()))
             && let Err(e) = self.write_group(out)
         {
             self.fail(format!("cannot write a Parquet row group: {e}"));

@@ -532,3 +532,53 @@ fn parquet_to_stdout_is_the_same_file() {
     assert_eq!(a.schema, b.schema);
     assert_eq!(a.rows, b.rows);
 }
+
+#[test]
+fn split_parquet_files_are_each_whole_with_the_rows_in_order() {
+    super::parallel::tables();
+    let dir = common::tempdir();
+    let whole = dir.path().join("whole.parquet");
+    let base = [
+        "--db-url",
+        &server().url,
+        "-q",
+        "SELECT * FROM gd_test.par_skew ORDER BY id",
+        "--parquet-row-group-size",
+        "64K",
+        "-o",
+    ];
+    run(gd().args(base).arg(&whole)).assert_code(0);
+    run(gd()
+        .args(base)
+        .arg(dir.path().join("part.parquet"))
+        .args(["--max-rows-per-file", "7000"]))
+    .assert_code(0);
+    let all = dump(&whole);
+    assert_eq!(all.rows.len(), 20_000);
+    let mut rows = Vec::new();
+    for (i, want_rows) in [7_000, 7_000, 6_000].into_iter().enumerate() {
+        let part = dump(&dir.path().join(format!("part-{:05}.parquet", i + 1)));
+        assert_eq!(part.schema, all.schema);
+        assert_eq!(part.rows.len(), want_rows);
+        // Row groups as large as in the unsplit file: not one per row.
+        let per_group = part.rows.len() as u64 / part.row_groups;
+        let whole_per_group = all.rows.len() as u64 / all.row_groups;
+        assert!(
+            per_group * 2 >= whole_per_group,
+            "part {}: {} rows in {} groups; unsplit: {} rows per group",
+            i + 1,
+            part.rows.len(),
+            part.row_groups,
+            whole_per_group
+        );
+        rows.extend(part.rows);
+    }
+    assert!(!dir.path().join("part-00004.parquet").exists());
+    assert_eq!(rows, all.rows, "the parts are the unsplit file, in order");
+    // And the unsplit file holds the server's values (the id and text columns).
+    let want = server_values("gd_test.par_skew ORDER BY id", &["CAST(id AS CHAR)", "v"]);
+    for (got, want) in rows.iter().zip(&want) {
+        check_value("id", Compare::Int, &got[0], &want[0]);
+        check_value("v", Compare::Str, &got[3], &want[1]);
+    }
+}

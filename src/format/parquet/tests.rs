@@ -155,6 +155,53 @@ fn small_row_groups_keep_every_row_in_order() {
 }
 
 #[test]
+fn every_file_of_a_split_gets_row_groups_as_large_as_the_first() {
+    // Before the buffers were kept across files, every row after the first
+    // file was a row group of its own (20 times the file size).
+    let options = ParquetOptions {
+        row_group_bytes: 8192,
+        ..ParquetOptions::default()
+    };
+    let mut writer = ParquetWriter::new(&options);
+    let texts: Vec<[String; 4]> = (0..2_000)
+        .map(|i| {
+            [
+                i.to_string(),
+                format!("name {i}"),
+                format!("{}.{:02}", i, i % 100),
+                "2001-01-01 00:00:00".to_string(),
+            ]
+        })
+        .collect();
+    let rows: Vec<[Option<&str>; 4]> = texts
+        .iter()
+        .map(|t| [Some(&*t[0]), Some(&*t[1]), Some(&*t[2]), Some(&*t[3])])
+        .collect();
+    let mut groups = Vec::new();
+    let mut files = Vec::new();
+    for _ in 0..3 {
+        let mut out = Vec::new();
+        let before = writer.row_groups();
+        writer.begin(&columns(), &mut out);
+        write_rows(&mut writer, &rows, &mut out);
+        writer.finish(&mut out);
+        assert_eq!(writer.take_error(), None);
+        groups.push(writer.row_groups() - before);
+        files.push(out);
+    }
+    assert!(groups[0] > 1, "{groups:?}");
+    for (file, n) in files.iter().zip(&groups) {
+        assert!(
+            n.abs_diff(groups[0]) <= 1,
+            "row groups per file: {groups:?}"
+        );
+        let back = read(file);
+        assert_eq!(back.len(), rows.len());
+        assert_eq!(back[1_999][0], Field::Long(1_999));
+    }
+}
+
+#[test]
 fn a_zero_date_stops_the_writer_with_column_row_and_option() {
     let mut writer = ParquetWriter::new(&ParquetOptions::default());
     let mut out = Vec::new();
