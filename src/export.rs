@@ -14,6 +14,7 @@ use crate::sink::Sink;
 use gd_protocol::ProtocolError;
 use gd_protocol::framing::{Decoded, Framer};
 use gd_protocol::resultset::{Event, QueryDecoder};
+use gd_protocol::transcode::Transcoder;
 
 /// Output is handed to the sink in whole blocks of this size (or
 /// multiples). Each direct write is one request to the device, and on a
@@ -122,15 +123,21 @@ pub async fn export<W: RowWriter>(
     let mut pipeline = Pipeline::new(session.decoder(), writer)
         .first_result_only(config.first_result_only)
         .meter(meter);
+    let statement = session
+        .start_statement(&config.query, config.protocol)
+        .await?;
+    // Binary rows become the text rows the writers read (gd_protocol::transcode).
+    let mut transcoder = statement.is_binary().then(Transcoder::new);
     session
-        .send_query(&config.query)
-        .await
-        .map_err(|e| Error::Stream {
-            rows: 0,
-            source: e.into(),
-        })?;
-    session
-        .for_each_packet(true, |payload| pipeline.packet(payload, &mut sink))
+        .for_each_packet(true, |payload| match &mut transcoder {
+            Some(t) if pipeline.decoder.is_row(payload) => {
+                let text = t
+                    .transcode(payload, pipeline.decoder.columns())
+                    .map_err(|e| pipeline.protocol_error(e))?;
+                pipeline.packet(text, &mut sink)
+            }
+            _ => pipeline.packet(payload, &mut sink),
+        })
         .await
         .map_err(|e| match e {
             PacketError::Handler(e) => e,
@@ -162,6 +169,7 @@ pub async fn export<W: RowWriter>(
     if warnings > 0 && !config.quiet {
         report_warnings(session, warnings, config.verbosity > 0).await;
     }
+    session.close_statement(statement).await;
     outcome
 }
 

@@ -202,6 +202,8 @@ pub struct Config {
     /// Export the first of several result sets and discard the others,
     /// instead of failing.
     pub first_result_only: bool,
+    /// Text or binary result rows.
+    pub protocol: crate::cli::Protocol,
     /// 0 = warnings, 1 = info, 2 = debug, 3 = trace.
     pub verbosity: u8,
     /// Only errors on stderr.
@@ -453,6 +455,7 @@ impl Config {
             format_options,
             allow_empty: flag(cli.allow_empty, file.allow_empty),
             first_result_only: flag(cli.first_result_only, file.first_result_only),
+            protocol: cli.protocol.or(file.protocol).unwrap_or_default(),
             force: flag(cli.force, file.force),
             verbosity: cli.verbose.max(file.verbose.unwrap_or(0)),
             quiet: flag(cli.quiet, file.quiet),
