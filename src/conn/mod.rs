@@ -8,11 +8,13 @@ mod record;
 pub mod tls;
 pub mod transport;
 
+use crate::cli::Protocol;
 use crate::cli::SslMode;
 use crate::config::{ConnectOptions, Endpoint};
 use crate::error::{Error, StreamError};
-use crate::cli::Protocol;
-use gd_protocol::binary::{PrepareDecoder, PrepareStep, com_stmt_close, com_stmt_execute, com_stmt_prepare};
+use gd_protocol::binary::{
+    PrepareDecoder, PrepareOk, PrepareStep, com_stmt_close, com_stmt_execute, com_stmt_prepare,
+};
 use gd_protocol::command::{COM_QUIT, com_query};
 use gd_protocol::framing::{Decoded, Framer};
 use gd_protocol::handshake::{AuthStep, Credentials, Greeting, Login, Negotiated};
@@ -363,7 +365,20 @@ impl Session {
         };
         if protocol == Protocol::Binary {
             match self.prepare(sql).await? {
-                Ok(id) => {
+                // A `?` in the text: the text protocol reports it as the
+                // syntax error it is there.
+                Ok(ok) if ok.params > 0 => {
+                    self.close_statement(Statement::Prepared(ok.statement_id))
+                        .await;
+                    tracing::info!(
+                        "the query has {} parameter placeholders; running it with the text \
+                         protocol",
+                        ok.params
+                    );
+                }
+                Ok(ok) => {
+                    let id = ok.statement_id;
+                    tracing::debug!(statement = id, "prepared: the rows arrive in binary");
                     self.framer.reset_seq();
                     self.send(&com_stmt_execute(id)).await.map_err(io)?;
                     return Ok(Statement::Prepared(id));
@@ -378,8 +393,8 @@ impl Session {
         Ok(Statement::Query)
     }
 
-    /// Prepares `sql`: its statement id, or the server's refusal.
-    async fn prepare(&mut self, sql: &str) -> Result<Result<u32, ServerError>, Error> {
+    /// Prepares `sql`: the server's answer, or its refusal.
+    async fn prepare(&mut self, sql: &str) -> Result<Result<PrepareOk, ServerError>, Error> {
         self.framer.reset_seq();
         self.send(&com_stmt_prepare(sql))
             .await
@@ -388,24 +403,27 @@ impl Session {
             self.negotiated.deprecate_eof(),
             self.negotiated.extended_metadata(),
         );
-        let read = self
-            .for_each_packet(false, |payload| {
-                Ok(match decoder.feed(payload)? {
-                    PrepareStep::Continue => Flow::Continue,
-                    PrepareStep::Done => Flow::Stop,
-                })
-            })
-            .await;
-        match read {
-            Err(PacketError::Handler(ProtocolError::Server(refused))) => Ok(Err(refused)),
-            Err(e) => Err(short_response_error(e)),
-            Ok(()) => match decoder.ok() {
-                Some(ok) => Ok(Ok(ok.statement_id)),
-                None => Err(Error::Query(ProtocolError::UnexpectedPacket {
-                    state: "waiting for the response to COM_STMT_PREPARE",
-                    first_byte: 0,
-                })),
-            },
+        // The refusal ends the exchange like a last packet (Stop, not an
+        // error), so that its bytes are consumed before the next command.
+        let mut refused = None;
+        self.for_each_packet(false, |payload| match decoder.feed(payload) {
+            Ok(PrepareStep::Continue) => Ok(Flow::Continue),
+            Ok(PrepareStep::Done) => Ok(Flow::Stop),
+            Err(ProtocolError::Server(e)) => {
+                refused = Some(e);
+                Ok(Flow::Stop)
+            }
+            Err(e) => Err(e),
+        })
+        .await
+        .map_err(short_response_error)?;
+        match (refused, decoder.ok()) {
+            (Some(refused), _) => Ok(Err(refused)),
+            (None, Some(ok)) => Ok(Ok(ok)),
+            (None, None) => Err(Error::Query(ProtocolError::UnexpectedPacket {
+                state: "waiting for the response to COM_STMT_PREPARE",
+                first_byte: 0,
+            })),
         }
     }
 
