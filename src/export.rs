@@ -390,7 +390,7 @@ impl<W: RowWriter> Pipeline<W> {
         // pipeline is borrowed (an Option of a Vec: no allocation).
         let mut transcoder = self.transcoder.take();
         let result = match &mut transcoder {
-            Some(t) => match t.transcode(payload, self.decoder.columns()) {
+            Some(t) => match t.transcode(payload, &self.decoder) {
                 Ok(text) => self.text_packet(text, sink),
                 Err(e) => Err(self.protocol_error(e)),
             },

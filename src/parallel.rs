@@ -463,12 +463,12 @@ async fn worker<W: RowWriter>(
         session
             .for_each_packet(true, |payload| {
                 let payload = match &mut transcoder {
-                    Some(t) if decoder.is_row(payload) => t
-                        .transcode(payload, decoder.columns())
-                        .map_err(|e| Error::Stream {
-                        rows: merge.borrow().rows,
-                        source: StreamError::Protocol(e),
-                    })?,
+                    Some(t) if decoder.is_row(payload) => {
+                        t.transcode(payload, &decoder).map_err(|e| Error::Stream {
+                            rows: merge.borrow().rows,
+                            source: StreamError::Protocol(e),
+                        })?
+                    }
                     _ => payload,
                 };
                 merge.borrow_mut().packet(&mut decoder, payload, &mut chunk)

@@ -30,6 +30,7 @@
 use crate::column::{ColumnDef, UNSIGNED_FLAG};
 use crate::error::ProtocolError;
 use crate::reader::{NULL_MARKER, Reader, put_lenenc_int};
+use crate::resultset::QueryDecoder;
 use mysql_common::constants::ColumnType;
 
 /// Column flag: ZEROFILL (integers padded to the display width).
@@ -44,6 +45,11 @@ const NOT_FIXED_DEC: u8 = 31;
 #[derive(Debug, Default)]
 pub struct Transcoder {
     text: Vec<u8>,
+    /// What each column of the current result set needs, read once from
+    /// its definition rather than on every row.
+    plan: Vec<Column>,
+    /// The decoder's result set the plan was made for.
+    planned: Option<u64>,
 }
 
 impl Transcoder {
@@ -52,17 +58,45 @@ impl Transcoder {
         Self::default()
     }
 
-    /// The text-protocol row for the binary row `payload` of a result set
-    /// with `columns`. Fails, never panics, on a malformed row.
+    /// The text-protocol row for the binary row `payload` of `decoder`'s
+    /// current result set. Fails, never panics, on a malformed row.
     #[inline]
     pub fn transcode(
         &mut self,
         payload: &[u8],
-        columns: &[ColumnDef],
+        decoder: &QueryDecoder,
     ) -> Result<&[u8], ProtocolError> {
+        if self.planned != Some(decoder.result_sets()) || self.plan.len() != decoder.columns().len()
+        {
+            self.plan.clear();
+            self.plan.extend(decoder.columns().iter().map(Column::of));
+            self.planned = Some(decoder.result_sets());
+        }
         self.text.clear();
-        transcode_into(payload, columns, &mut self.text)?;
+        transcode_plan(payload, &self.plan, &mut self.text)?;
         Ok(&self.text)
+    }
+}
+
+/// What transcoding needs of a column definition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Column {
+    kind: Kind,
+    unsigned: bool,
+    zerofill: bool,
+    decimals: u8,
+    length: u32,
+}
+
+impl Column {
+    fn of(c: &ColumnDef) -> Self {
+        Self {
+            kind: kind(c),
+            unsigned: c.flags & UNSIGNED_FLAG != 0,
+            zerofill: c.flags & ZEROFILL_FLAG != 0,
+            decimals: c.decimals,
+            length: c.length,
+        }
     }
 }
 
@@ -81,7 +115,6 @@ enum Kind {
     Null,
 }
 
-#[inline]
 fn kind(column: &ColumnDef) -> Kind {
     use ColumnType::*;
     match ColumnType::try_from(column.type_code) {
@@ -106,10 +139,22 @@ fn kind(column: &ColumnDef) -> Kind {
 }
 
 /// Appends to `out` the text-protocol row for the binary row `payload` of a
-/// result set with `columns`. On an error, `out` holds part of a row.
+/// result set with `columns`. On an error, `out` holds part of a row. (For
+/// tests and single rows: [`Transcoder`] reads the definitions once per
+/// result set.)
 pub fn transcode_into(
     payload: &[u8],
     columns: &[ColumnDef],
+    out: &mut Vec<u8>,
+) -> Result<(), ProtocolError> {
+    let plan: Vec<Column> = columns.iter().map(Column::of).collect();
+    transcode_plan(payload, &plan, out)
+}
+
+#[inline]
+fn transcode_plan(
+    payload: &[u8],
+    columns: &[Column],
     out: &mut Vec<u8>,
 ) -> Result<(), ProtocolError> {
     let mut r = Reader::new(payload, "binary row");
@@ -119,7 +164,7 @@ pub fn transcode_into(
     let bitmap = r.take((columns.len() as u64 + 7 + 2) / 8)?;
     for (i, column) in columns.iter().enumerate() {
         let bit = i + 2;
-        let kind = kind(column);
+        let kind = column.kind;
         if bitmap[bit / 8] & (1 << (bit % 8)) != 0 || kind == Kind::Null {
             out.push(NULL_MARKER);
             continue;
@@ -131,14 +176,14 @@ pub fn transcode_into(
                 le[..b.len()].copy_from_slice(b);
                 let raw = u64::from_le_bytes(le);
                 let mut digits = itoa::Buffer::new();
-                let text = if column.flags & UNSIGNED_FLAG != 0 {
+                let text = if column.unsigned {
                     digits.format(raw)
                 } else {
                     // Sign-extends the low `width` bytes.
                     let shift = 64 - 8 * u32::from(width);
                     digits.format(((raw << shift) as i64) >> shift)
                 };
-                if column.flags & ZEROFILL_FLAG != 0 {
+                if column.zerofill {
                     put_zero_padded(out, text.as_bytes(), column.length);
                 } else {
                     put_short(out, text.as_bytes());
@@ -188,7 +233,14 @@ pub fn transcode_into(
                 // The same length-encoded string in both protocols: copy it
                 // with its length prefix.
                 let start = r.position();
-                r.lenenc_bytes()?;
+                match r.peek() {
+                    Some(n @ 0..=250) => {
+                        r.take(1 + u64::from(n))?;
+                    }
+                    _ => {
+                        r.lenenc_bytes()?;
+                    }
+                }
                 out.extend_from_slice(&payload[start..r.position()]);
             }
             Kind::Null => {}
@@ -347,8 +399,22 @@ fn put_float(out: &mut Vec<u8>, v: Real, decimals: u8) -> Result<(), ProtocolErr
         let text = match v {
             Real::F32(f) => ryu_buf.format_finite(f),
             Real::F64(f) => ryu_buf.format_finite(f),
-        };
-        relayout(out, text.as_bytes());
+        }
+        .as_bytes();
+        // ryu writes plain digits from 10^-5 up, as the server does up to
+        // 10^14: then only its `.0` of whole numbers goes.
+        match text.iter().position(|&c| c == b'.') {
+            Some(point) if point <= 15 + usize::from(text[0] == b'-') => {
+                match text.strip_suffix(b".0") {
+                    Some(b"0") => out.push(b'0'),
+                    Some(b"-0") => out.extend_from_slice(b"-0"),
+                    Some(whole) => out.extend_from_slice(whole),
+                    None if !text.contains(&b'e') => out.extend_from_slice(text),
+                    None => relayout(out, text),
+                }
+            }
+            _ => relayout(out, text),
+        }
     }
     out[at] = (out.len() - at - 1) as u8;
     Ok(())
@@ -493,8 +559,8 @@ mod tests {
 
     /// The fields of the transcoded row, read back by the text decoder.
     fn text_fields(payload: &[u8], columns: &[ColumnDef]) -> Vec<Option<String>> {
-        let mut t = Transcoder::new();
-        let text = t.transcode(payload, columns).unwrap().to_vec();
+        let mut text = Vec::new();
+        transcode_into(payload, columns, &mut text).unwrap();
         let mut d = RowDecoder::default();
         let row = d.decode(&text, columns.len()).unwrap();
         row.iter()
@@ -675,6 +741,28 @@ mod tests {
     }
 
     #[test]
+    fn the_shortcut_for_ryus_plain_digits_agrees_with_the_full_layout() {
+        // Values around every power of ten the shortcut decides on, whole and fractional.
+        for e in -20..=20 {
+            for m in [1.0, 1.5, 7.0, 9.999_999_999_999_998, 1.0 / 7.0, 123_456.789] {
+                for sign in [1.0, -1.0] {
+                    let v: f64 = sign * m * 10f64.powi(e);
+                    let mut full = Vec::new();
+                    relayout(&mut full, ryu::Buffer::new().format_finite(v).as_bytes());
+                    let got = one(column(5, 0, 31), &v.to_le_bytes());
+                    assert_eq!(got.as_bytes(), full, "{v:e}");
+                    assert_eq!(got.parse::<f64>().unwrap(), v);
+                    let f = v as f32;
+                    let mut full = Vec::new();
+                    relayout(&mut full, ryu::Buffer::new().format_finite(f).as_bytes());
+                    let got = one(column(4, 0, 31), &f.to_le_bytes());
+                    assert_eq!(got.as_bytes(), full, "{f:e}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn fixed_decimals_print_exactly_that_many_digits() {
         // FLOAT(7,2) holding 12.34 (stored as the nearest f32), DOUBLE(10,3).
         assert_eq!(one(column(4, 0, 2), &12.34f32.to_le_bytes()), "12.34");
@@ -757,6 +845,26 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_new_result_set_with_as_many_columns_gets_a_new_plan() {
+        use crate::column::tests::column_packet;
+        let mut decoder = QueryDecoder::new(true, false);
+        let mut t = Transcoder::new();
+        decoder.feed(&[1]).unwrap();
+        decoder.feed(&column_packet("i", 3, 63, 0, None)).unwrap();
+        let row = binary_row(1, &[], &[&(-5i32).to_le_bytes()]);
+        assert_eq!(t.transcode(&row, &decoder).unwrap(), b"\x02-5");
+        // The end of the first result set, more results (status 0x0008), a DOUBLE column.
+        decoder.feed(&[0xFE, 0, 0, 0x0A, 0, 0, 0]).unwrap();
+        decoder.feed(&[1]).unwrap();
+        let mut double = column_packet("d", 5, 63, 0, None);
+        let at = double.len() - 3;
+        double[at] = 31; // decimals
+        decoder.feed(&double).unwrap();
+        let row = binary_row(1, &[], &[&0.5f64.to_le_bytes()]);
+        assert_eq!(t.transcode(&row, &decoder).unwrap(), b"\x030.5");
     }
 
     #[test]
