@@ -171,17 +171,30 @@ fn transcode_plan(
         }
         match kind {
             Kind::Int(width) => {
-                let b = r.take(u64::from(width))?;
-                let mut le = [0u8; 8];
-                le[..b.len()].copy_from_slice(b);
-                let raw = u64::from_le_bytes(le);
+                // Fixed-size reads: a copy of `width` bytes would be a call.
+                let (unsigned, signed) = match width {
+                    1 => {
+                        let b = r.u8()?;
+                        (u64::from(b), i64::from(b as i8))
+                    }
+                    2 => {
+                        let b = r.u16()?;
+                        (u64::from(b), i64::from(b as i16))
+                    }
+                    4 => {
+                        let b = r.u32()?;
+                        (u64::from(b), i64::from(b as i32))
+                    }
+                    _ => {
+                        let b = r.u64()?;
+                        (b, b as i64)
+                    }
+                };
                 let mut digits = itoa::Buffer::new();
                 let text = if column.unsigned {
-                    digits.format(raw)
+                    digits.format(unsigned)
                 } else {
-                    // Sign-extends the low `width` bytes.
-                    let shift = 64 - 8 * u32::from(width);
-                    digits.format(((raw << shift) as i64) >> shift)
+                    digits.format(signed)
                 };
                 if column.zerofill {
                     put_zero_padded(out, text.as_bytes(), column.length);
