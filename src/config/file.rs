@@ -195,6 +195,7 @@ allow-empty = true
 first-result-only = true
 force = true
 allow-writes = true
+protocol = "binary"
 time-zone = "+00:00"
 threads = 2
 split-by = "id"

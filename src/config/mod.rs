@@ -863,6 +863,23 @@ mod tests {
     }
 
     #[test]
+    fn protocol_from_the_flag_over_the_config_file_default_text() {
+        use crate::cli::Protocol;
+        let base = ["--db-url", URL, "-q", "x", "-o", "o"];
+        assert_eq!(resolve(&base, &[]).unwrap().protocol, Protocol::Text);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "protocol = \"binary\"\n").unwrap();
+        let mut a = base.to_vec();
+        a.extend(["--config", file.to_str().unwrap()]);
+        assert_eq!(resolve(&a, &[]).unwrap().protocol, Protocol::Binary);
+        a.extend(["--protocol", "text"]);
+        assert_eq!(resolve(&a, &[]).unwrap().protocol, Protocol::Text);
+        let bad = Cli::try_parse_from(["gold_digger", "--protocol", "x"]);
+        assert_eq!(bad.unwrap_err().exit_code(), 2);
+    }
+
+    #[test]
     fn query_normalisation() {
         assert_eq!(normalize_query("  SELECT 1 ;\n ; \n"), Some("SELECT 1"));
         assert_eq!(normalize_query(" ;\n"), None);
