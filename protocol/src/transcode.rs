@@ -212,13 +212,13 @@ fn transcode_plan(
             Kind::Float => {
                 let b = r.take(4)?;
                 let v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-                put_float(out, Real::F32(v), column.decimals)?;
+                put_float(out, Real::F32(v), column)?;
             }
             Kind::Double => {
                 let b = r.take(8)?;
                 let mut le = [0u8; 8];
                 le.copy_from_slice(b);
-                put_float(out, Real::F64(f64::from_le_bytes(le)), column.decimals)?;
+                put_float(out, Real::F64(f64::from_le_bytes(le)), column)?;
             }
             Kind::Date | Kind::DateTime => {
                 let n = r.u8()?;
@@ -380,7 +380,8 @@ enum Real {
 /// `0.000000000000001`, `1e-16`).
 const FIXED_EXPONENTS: std::ops::RangeInclusive<i32> = -15..=14;
 
-fn put_float(out: &mut Vec<u8>, v: Real, decimals: u8) -> Result<(), ProtocolError> {
+fn put_float(out: &mut Vec<u8>, v: Real, column: &Column) -> Result<(), ProtocolError> {
+    let decimals = column.decimals;
     let finite = match v {
         Real::F32(f) => f.is_finite(),
         Real::F64(f) => f.is_finite(),
@@ -401,12 +402,6 @@ fn put_float(out: &mut Vec<u8>, v: Real, decimals: u8) -> Result<(), ProtocolErr
             Real::F32(f) => std::fmt::Write::write_fmt(&mut w, format_args!("{f:.d$}")),
             Real::F64(f) => std::fmt::Write::write_fmt(&mut w, format_args!("{f:.d$}")),
         };
-        let len = out.len() - at - 1;
-        if len > 250 {
-            // A DOUBLE(M,30) near 1e300: a longer length prefix.
-            out.truncate(at);
-            return put_long_fixed(out, v, d);
-        }
     } else {
         let mut ryu_buf = ryu::Buffer::new();
         let text = match v {
@@ -429,7 +424,25 @@ fn put_float(out: &mut Vec<u8>, v: Real, decimals: u8) -> Result<(), ProtocolErr
             _ => relayout(out, text),
         }
     }
-    out[at] = (out.len() - at - 1) as u8;
+    if column.zerofill {
+        // FLOAT ZEROFILL: zeros in front up to the display width, as the
+        // text protocol pads it (ZEROFILL columns are never negative).
+        let len = out.len() - at - 1;
+        let pad = (column.length as usize).saturating_sub(len);
+        out.resize(out.len() + pad, b'0');
+        out[at + 1..].rotate_right(pad);
+    }
+    let len = out.len() - at - 1;
+    if len > 250 {
+        // A DOUBLE(M,30) near 1e300: a longer length prefix than the byte
+        // reserved for it (cold; the split allocates).
+        let text = out.split_off(at + 1);
+        out.truncate(at);
+        put_lenenc_int(out, len as u64);
+        out.extend_from_slice(&text);
+    } else {
+        out[at] = len as u8;
+    }
     Ok(())
 }
 
@@ -511,18 +524,6 @@ fn parse_exponent(text: &[u8]) -> i32 {
     sign * digits.iter().fold(0i32, |acc, &d| {
         acc * 10 + i32::from(d.wrapping_sub(b'0') % 10)
     })
-}
-
-/// The cold path of a fixed-decimal value longer than 250 bytes.
-#[cold]
-fn put_long_fixed(out: &mut Vec<u8>, v: Real, d: usize) -> Result<(), ProtocolError> {
-    let text = match v {
-        Real::F32(f) => format!("{f:.d$}"),
-        Real::F64(f) => format!("{f:.d$}"),
-    };
-    put_lenenc_int(out, text.len() as u64);
-    out.extend_from_slice(text.as_bytes());
-    Ok(())
 }
 
 /// `fmt::Write` into a byte vector.
@@ -789,6 +790,19 @@ mod tests {
         let long = one(column(5, 0, 30), &1e300f64.to_le_bytes());
         assert_eq!(long.len(), 301 + 1 + 30);
         assert!(long.ends_with(&format!(".{}", "0".repeat(30))));
+    }
+
+    #[test]
+    fn float_zerofill_pads_to_the_display_width() {
+        // FLOAT ZEROFILL (width 12) and DOUBLE(10,2) ZEROFILL, as MariaDB 10.11's text
+        // protocol prints 1.5 and 3.25 in them.
+        let mut f = column(4, UNSIGNED_FLAG | ZEROFILL_FLAG, 31);
+        f.length = 12;
+        assert_eq!(one(f, &1.5f32.to_le_bytes()), "0000000001.5");
+        let mut d = column(5, UNSIGNED_FLAG | ZEROFILL_FLAG, 2);
+        d.length = 10;
+        assert_eq!(one(d.clone(), &3.25f64.to_le_bytes()), "0000003.25");
+        assert_eq!(one(d, &0f64.to_le_bytes()), "0000000.00");
     }
 
     #[test]

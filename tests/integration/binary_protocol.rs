@@ -486,3 +486,21 @@ fn parallel_chunks_in_binary() {
     };
     assert_eq!(sorted(&binary), sorted(&text));
 }
+
+/// ZEROFILL integers and floats are padded to their display width, as the text protocol does
+/// (all_types has one ZEROFILL INT; FLOAT ZEROFILL is padded too).
+#[test]
+fn zerofill_columns_as_with_text() {
+    mariadb_batch(
+        "CREATE OR REPLACE TABLE gd_test.bin_zerofill (id INT PRIMARY KEY, f FLOAT ZEROFILL, \
+           d DOUBLE(10,2) ZEROFILL, t TINYINT(2) ZEROFILL, b BIGINT ZEROFILL, \
+           m MEDIUMINT(3) ZEROFILL);
+         INSERT INTO gd_test.bin_zerofill VALUES (1, 1.5, 3.25, 5, 7, 123456),
+           (2, NULL, 0, 0, 18446744073709551615, 0), (3, 100, 12345678.9, 99, 0, 1);",
+    );
+    let query = "SELECT * FROM gd_test.bin_zerofill ORDER BY id";
+    for file in ["z.csv", "z.json"] {
+        let (text, binary) = both(file, query, &[]);
+        assert_same(&text, &binary, file);
+    }
+}
