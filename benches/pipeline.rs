@@ -12,7 +12,7 @@ use gold_digger::format::csv::DelimitedWriter;
 use gold_digger::format::json::JsonWriter;
 use gold_digger::format::parquet::ParquetCompression;
 use gold_digger::format::{FormatOptions, ParquetOptions, ParquetWriter, RowWriter};
-use gold_digger::synth::mixed_response;
+use gold_digger::synth::{mixed_binary_response, mixed_response};
 use std::hint::black_box;
 
 const ROWS: u64 = 100_000;
@@ -34,7 +34,13 @@ fn framer() -> Framer {
 }
 
 fn run<W: RowWriter>(input: &[u8], writer: W) -> u64 {
+    run_rows(input, writer, false)
+}
+
+/// `run` for text rows or, with `binary`, a prepared statement's binary rows.
+fn run_rows<W: RowWriter>(input: &[u8], writer: W, binary: bool) -> u64 {
     let mut pipeline = Pipeline::new(QueryDecoder::new(true, true), writer);
+    pipeline.binary_rows(binary);
     let mut sink = NullSink(0);
     let mut framer = framer();
     let used = pump(&mut framer, &mut pipeline, input, &mut sink).expect("valid stream");
@@ -113,6 +119,21 @@ fn benches(c: &mut Criterion) {
             b.iter(|| run(black_box(&input), ParquetWriter::new(&options)))
         });
     }
+    g.finish();
+
+    // The same values as a prepared statement's binary rows: decode + transcode + write.
+    let binary = mixed_binary_response(ROWS, true);
+    let mut g = c.benchmark_group("binary decode+transcode+write");
+    let csv_len = run_rows(&binary, DelimitedWriter::csv(&opts), true);
+    g.throughput(Throughput::Bytes(csv_len));
+    g.bench_function("csv", |b| {
+        b.iter(|| run_rows(black_box(&binary), DelimitedWriter::csv(&opts), true))
+    });
+    let json_len = run_rows(&binary, JsonWriter::new(&opts), true);
+    g.throughput(Throughput::Bytes(json_len));
+    g.bench_function("json", |b| {
+        b.iter(|| run_rows(black_box(&binary), JsonWriter::new(&opts), true))
+    });
     g.finish();
 }
 

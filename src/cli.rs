@@ -99,6 +99,12 @@ pub struct Cli {
     #[arg(long)]
     pub allow_writes: bool,
 
+    /// How the server sends the rows: text (COM_QUERY) or binary (a prepared statement: less
+    /// work for the server, FLOAT/DOUBLE exact); a statement that cannot be prepared runs as
+    /// text [default: text]
+    #[arg(long, value_enum, value_name = "PROTOCOL")]
+    pub protocol: Option<Protocol>,
+
     /// Export over N connections at once, the result split into chunks by --split-by or the
     /// primary key of --table; all N read one consistent snapshot (see --consistency)
     /// [default: 1]
@@ -289,6 +295,21 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+/// The protocol of the result rows.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// COM_QUERY: the server formats every value as text.
+    #[default]
+    Text,
+    /// COM_STMT_PREPARE + COM_STMT_EXECUTE: integers, floats and dates in
+    /// binary, transcoded here to the text protocol's text (FLOAT and DOUBLE
+    /// in their shortest exact form).
+    Binary,
 }
 
 /// Whether the connections of a parallel export share one snapshot.

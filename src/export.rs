@@ -14,6 +14,7 @@ use crate::split::{Cutter, Target};
 use gd_protocol::ProtocolError;
 use gd_protocol::framing::{Decoded, Framer};
 use gd_protocol::resultset::{Event, QueryDecoder};
+use gd_protocol::transcode::Transcoder;
 
 /// Output is handed to the sink in whole blocks of this size (or
 /// multiples). Each direct write is one request to the device, and on a
@@ -148,13 +149,10 @@ pub async fn export<W: RowWriter>(
         .first_result_only(config.first_result_only)
         .meter(meter)
         .split(sink.cutter());
-    session
-        .send_query(&config.query)
-        .await
-        .map_err(|e| Error::Stream {
-            rows: 0,
-            source: e.into(),
-        })?;
+    let statement = session
+        .start_statement(&config.query, config.protocol)
+        .await?;
+    pipeline.binary_rows(statement.is_binary());
     session
         .for_each_packet(true, |payload| pipeline.packet(payload, &mut sink))
         .await
@@ -188,6 +186,7 @@ pub async fn export<W: RowWriter>(
     if warnings > 0 && !config.quiet {
         report_warnings(session, warnings, config.verbosity > 0).await;
     }
+    session.close_statement(statement).await;
     outcome
 }
 
@@ -269,6 +268,9 @@ pub struct Pipeline<W> {
     cut_due: bool,
     /// The block size output is handed to the sink in.
     block: usize,
+    /// For a prepared statement's response: its binary rows become the
+    /// text rows the writers read.
+    transcoder: Option<Transcoder>,
 }
 
 /// Output not yet handed to the sink: `buf[base..]`. The bytes before
@@ -374,6 +376,7 @@ impl<W: RowWriter> Pipeline<W> {
             cutter: None,
             cut_due: false,
             block: FLUSH_AT,
+            transcoder: None,
         }
     }
 
@@ -383,6 +386,14 @@ impl<W: RowWriter> Pipeline<W> {
         self.block = cutter.as_ref().map_or(FLUSH_AT, Cutter::block);
         self.cutter = cutter;
         self
+    }
+
+    /// Whether the rows arrive in the binary protocol (a prepared
+    /// statement's response): each is transcoded into the text row the
+    /// server would have sent (see `gd_protocol::transcode`), so the writers
+    /// see text rows only.
+    pub fn binary_rows(&mut self, binary: bool) {
+        self.transcoder = binary.then(Transcoder::new);
     }
 
     /// Reports progress to `meter` as blocks are written.
@@ -415,6 +426,32 @@ impl<W: RowWriter> Pipeline<W> {
     /// unless [`Pipeline::first_result_only`], which counts and drops its rows.
     #[inline]
     pub fn packet(&mut self, payload: &[u8], sink: &mut impl BlockSink) -> Result<Flow, Error> {
+        if self.transcoder.is_some() && self.decoder.is_row(payload) {
+            return self.binary_row(payload, sink);
+        }
+        self.text_packet(payload, sink)
+    }
+
+    /// A binary row, transcoded and then handled as its text row.
+    #[inline]
+    fn binary_row(&mut self, payload: &[u8], sink: &mut impl BlockSink) -> Result<Flow, Error> {
+        // Taken out for the call, so that its buffer can be read while the
+        // pipeline is borrowed (an Option of a Vec: no allocation).
+        let mut transcoder = self.transcoder.take();
+        let result = match &mut transcoder {
+            Some(t) => match t.transcode(payload, &self.decoder) {
+                Ok(text) => self.text_packet(text, sink),
+                Err(e) => Err(self.protocol_error(e)),
+            },
+            None => self.text_packet(payload, sink),
+        };
+        self.transcoder = transcoder;
+        result
+    }
+
+    /// A packet of a text result set, or of the rest of any response.
+    #[inline]
+    fn text_packet(&mut self, payload: &[u8], sink: &mut impl BlockSink) -> Result<Flow, Error> {
         // Most packets are rows that the writer takes straight from the packet.
         if self.progress.in_first && self.decoder.is_row(payload) {
             if self.cut_due {
@@ -628,7 +665,7 @@ pub fn pump<W: RowWriter>(
 mod tests {
     use super::*;
     use crate::format::FormatOptions;
-    use crate::synth::mixed_response;
+    use crate::synth::{mixed_binary_response, mixed_response};
     use std::cell::Cell;
 
     /// Counts allocations made by this thread, so tests running in parallel
@@ -682,10 +719,21 @@ mod tests {
     /// Allocations made while pumping `rows` rows through the pipeline,
     /// after the first 2,000 rows (warm-up: column metadata, buffer growth).
     fn steady_state_allocations<W: RowWriter>(writer: W, rows: u64) -> (u64, u64) {
-        let input = mixed_response(rows, true);
+        steady_state_allocations_of(writer, rows, false)
+    }
+
+    /// The same for text rows or, with `binary`, for a prepared statement's
+    /// binary rows (transcoded).
+    fn steady_state_allocations_of<W: RowWriter>(writer: W, rows: u64, binary: bool) -> (u64, u64) {
+        let input = if binary {
+            mixed_binary_response(rows, true)
+        } else {
+            mixed_response(rows, true)
+        };
         let mut framer = Framer::new(1 << 30);
         framer.encode(b"\x03q", &mut Vec::new());
         let mut pipeline = Pipeline::new(QueryDecoder::new(true, true), writer);
+        pipeline.binary_rows(binary);
         let mut sink = NullSink(0);
         // Split where row 2,000 starts: column packets + 2,000 rows first.
         let warm = {
@@ -755,7 +803,21 @@ mod tests {
                 steady_state_allocations(JsonWriter::ndjson(&big), 20_000),
             ),
         ];
-        for (name, (allocs, rows)) in cases {
+        let binary = [
+            (
+                "binary csv",
+                steady_state_allocations_of(DelimitedWriter::csv(&opts), 20_000, true),
+            ),
+            (
+                "binary json",
+                steady_state_allocations_of(JsonWriter::new(&opts), 20_000, true),
+            ),
+            (
+                "binary ndjson",
+                steady_state_allocations_of(JsonWriter::ndjson(&big), 20_000, true),
+            ),
+        ];
+        for (name, (allocs, rows)) in cases.into_iter().chain(binary) {
             assert_eq!(rows, 20_000, "{name}");
             // 18,000 rows after warm-up; not one allocation among them.
             assert_eq!(
@@ -982,6 +1044,49 @@ mod tests {
         );
         let summary = pipeline.finish(&mut sink, false).unwrap();
         (sink, summary)
+    }
+
+    #[test]
+    fn binary_rows_become_the_text_rows_except_float_and_double() {
+        let export = |input: Vec<u8>, binary: bool| {
+            let mut framer = Framer::new(1 << 30);
+            framer.encode(b"\x03q", &mut Vec::new());
+            let mut pipeline = Pipeline::new(
+                QueryDecoder::new(true, true),
+                DelimitedWriter::csv(&FormatOptions::default()),
+            );
+            pipeline.binary_rows(binary);
+            let mut sink = Collect::default();
+            assert_eq!(
+                pump(&mut framer, &mut pipeline, &input, &mut sink).unwrap(),
+                input.len()
+            );
+            pipeline.finish(&mut sink, false).unwrap();
+            csv::Reader::from_reader(&sink.bytes[..])
+                .byte_records()
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap()
+        };
+        let text = export(mixed_response(3_000, true), false);
+        let binary = export(mixed_binary_response(3_000, true), true);
+        assert_eq!(text.len(), 3_000);
+        assert_eq!(binary.len(), 3_000);
+        let mut float_text_differs = 0;
+        for (t, b) in text.iter().zip(&binary) {
+            assert_eq!(t.len(), 18);
+            for (i, (tf, bf)) in t.iter().zip(b).enumerate() {
+                let number = |f: &[u8]| std::str::from_utf8(f).unwrap().parse::<f64>().unwrap();
+                match i {
+                    // ratio (DOUBLE), score (FLOAT): the same value, maybe other text.
+                    4 => assert_eq!(number(tf).to_bits(), number(bf).to_bits()),
+                    5 => assert_eq!(number(tf) as f32, number(bf) as f32),
+                    _ => assert_eq!(tf, bf, "column {i}"),
+                }
+                float_text_differs += usize::from((i == 4 || i == 5) && tf != bf);
+            }
+        }
+        // The synthetic DOUBLEs in exponent form (`1.5e-3`) are laid out as the server does.
+        assert!(float_text_differs > 0);
     }
 
     #[test]

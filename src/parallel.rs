@@ -25,6 +25,7 @@ use crate::progress::Meter;
 use crate::split::{Cutter, Target};
 use gd_protocol::ProtocolError;
 use gd_protocol::resultset::{Event, QueryDecoder};
+use gd_protocol::transcode::Transcoder;
 use std::cell::{Cell, RefCell};
 use tokio::sync::Mutex;
 
@@ -458,14 +459,31 @@ async fn worker<W: RowWriter>(
             return Ok(());
         };
         let rows_before = merge.borrow().rows;
-        session.send_query(&sql).await.map_err(|e| Error::Stream {
-            rows: rows_before,
-            source: e.into(),
-        })?;
+        let statement = session
+            .start_statement(&sql, config.protocol)
+            .await
+            .map_err(|e| match e {
+                Error::Stream { rows: 0, source } => Error::Stream {
+                    rows: rows_before,
+                    source,
+                },
+                e => e,
+            })?;
         let mut decoder = session.decoder();
         let mut chunk = ChunkStats::default();
+        // Binary rows become the text rows the writer reads.
+        let mut transcoder = statement.is_binary().then(Transcoder::new);
         session
             .for_each_packet(true, |payload| {
+                let payload = match &mut transcoder {
+                    Some(t) if decoder.is_row(payload) => {
+                        t.transcode(payload, &decoder).map_err(|e| Error::Stream {
+                            rows: merge.borrow().rows,
+                            source: StreamError::Protocol(e),
+                        })?
+                    }
+                    _ => payload,
+                };
                 merge.borrow_mut().packet(&mut decoder, payload, &mut chunk)
             })
             .await
@@ -504,6 +522,7 @@ async fn worker<W: RowWriter>(
                 crate::export::report_warnings(session, chunk.warnings, config.verbosity > 0).await;
             }
         }
+        session.close_statement(statement).await;
     }
 }
 

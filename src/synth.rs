@@ -51,6 +51,11 @@ const NOTES: [&str; 10] = [
 /// column count, definitions (with MariaDB extended metadata when
 /// `extended_metadata`), rows, and the terminating OK (DEPRECATE_EOF).
 pub fn mixed_response(rows: u64, extended_metadata: bool) -> Vec<u8> {
+    response(rows, extended_metadata, false)
+}
+
+/// The response with text rows, or with `binary` rows of the same values.
+fn response(rows: u64, extended_metadata: bool, binary: bool) -> Vec<u8> {
     let mut framer = Framer::new(u64::MAX);
     framer.encode(b"\x03SELECT * FROM bench.mixed", &mut Vec::new());
     let mut out = Vec::with_capacity(rows as usize * 260 + 4096);
@@ -71,24 +76,100 @@ pub fn mixed_response(rows: u64, extended_metadata: bool) -> Vec<u8> {
             put_lenenc_bytes(&mut p, &ext);
         }
         // DECIMAL(14,4): 14 digits, the point and the sign (Parquet reads
-        // precision and scale from these); 64 and 0 for the rest.
-        let (length, decimals) = if ty == 246 { (16u32, 4u8) } else { (64, 0) };
+        // precision and scale from these); 64 for the rest.
+        let length: u32 = if ty == 246 { 16 } else { 64 };
         p.push(0x0C);
         p.extend_from_slice(&charset.to_le_bytes());
         p.extend_from_slice(&length.to_le_bytes());
         p.push(ty);
         p.extend_from_slice(&flags.to_le_bytes());
+        // The decimals the server sends: DECIMAL(14,4), FLOAT and DOUBLE
+        // without fixed decimals (31), DATETIME(6).
+        let decimals = match name {
+            "amount" => 4,
+            "ratio" | "score" => 31,
+            "created_at" => 6,
+            _ => 0,
+        };
         p.extend_from_slice(&[decimals, 0, 0]);
         framer.encode(&p, &mut out);
     }
     let mut field = Vec::with_capacity(128);
+    let mut text = Vec::with_capacity(512);
+    let mut spans = gd_protocol::RowDecoder::default();
     for seq in 1..=rows {
         p.clear();
-        mixed_row(seq, &mut p, &mut field);
+        if binary {
+            text.clear();
+            mixed_row(seq, &mut text, &mut field);
+            binary_row(&mut spans, &text, &mut p);
+        } else {
+            mixed_row(seq, &mut p, &mut field);
+        }
         framer.encode(&p, &mut out);
     }
     framer.encode(&[0xFE, 0, 0, 0x22, 0, 0, 0], &mut out);
     out
+}
+
+/// The response to the same query as a prepared statement (COM_STMT_EXECUTE):
+/// the same columns, and the same values in binary rows.
+pub fn mixed_binary_response(rows: u64, extended_metadata: bool) -> Vec<u8> {
+    response(rows, extended_metadata, true)
+}
+
+/// The binary row of the values of the text row `text` of [`mixed_row`].
+fn binary_row(spans: &mut gd_protocol::RowDecoder, text: &[u8], p: &mut Vec<u8>) {
+    let Ok(row) = spans.decode(text, COLUMNS.len()) else {
+        unreachable!("mixed_row writes {} fields", COLUMNS.len())
+    };
+    let fields: Vec<Option<&[u8]>> = row.iter().collect();
+    p.push(0x00);
+    let bitmap_at = p.len();
+    p.resize(bitmap_at + (COLUMNS.len() + 7 + 2) / 8, 0);
+    let num = |s: &str, range: std::ops::Range<usize>| s[range].parse::<u32>().unwrap_or(0);
+    for (i, ((_, ty, ..), field)) in COLUMNS.iter().zip(&fields).enumerate() {
+        let Some(bytes) = *field else {
+            p[bitmap_at + (i + 2) / 8] |= 1 << ((i + 2) % 8);
+            continue;
+        };
+        let v: &str = std::str::from_utf8(bytes).unwrap_or_default();
+        match ty {
+            8 => p.extend_from_slice(&v.parse::<i128>().unwrap_or(0).to_le_bytes()[..8]),
+            3 => p.extend_from_slice(&v.parse::<i32>().unwrap_or(0).to_le_bytes()),
+            1 => p.push(v.parse::<u8>().unwrap_or(0)),
+            5 => p.extend_from_slice(&v.parse::<f64>().unwrap_or(0.0).to_le_bytes()),
+            4 => p.extend_from_slice(&v.parse::<f32>().unwrap_or(0.0).to_le_bytes()),
+            10 | 12 | 7 => {
+                let n = match v.len() {
+                    10 => 4,
+                    19 => 7,
+                    _ => 11,
+                };
+                p.push(n);
+                p.extend_from_slice(&(num(v, 0..4) as u16).to_le_bytes());
+                p.extend_from_slice(&[num(v, 5..7) as u8, num(v, 8..10) as u8]);
+                if n > 4 {
+                    let hms = [num(v, 11..13), num(v, 14..16), num(v, 17..19)];
+                    p.extend(hms.map(|x| x as u8));
+                }
+                if n > 7 {
+                    p.extend_from_slice(&num(v, 20..26).to_le_bytes());
+                }
+            }
+            11 => {
+                let (negative, v) = match v.strip_prefix('-') {
+                    Some(rest) => (1, rest),
+                    None => (0, v),
+                };
+                let hours = num(v, 0..2);
+                p.extend_from_slice(&[8, negative]);
+                p.extend_from_slice(&(hours / 24).to_le_bytes());
+                p.extend_from_slice(&[(hours % 24) as u8, num(v, 3..5) as u8, num(v, 6..8) as u8]);
+            }
+            _ => put_lenenc_bytes(p, bytes),
+        }
+    }
 }
 
 fn mixed_row(seq: u64, p: &mut Vec<u8>, f: &mut Vec<u8>) {

@@ -4,6 +4,8 @@
 
 #[path = "integration/bad_input.rs"]
 mod bad_input;
+#[path = "integration/binary_protocol.rs"]
+mod binary_protocol;
 #[path = "integration/client_conventions.rs"]
 mod client_conventions;
 mod common;

@@ -124,6 +124,10 @@ pub enum ProtocolError {
     /// The RSA public key for caching_sha2_password could not be used.
     #[error("caching_sha2_password: the server's RSA public key is unusable: {0}")]
     BadServerKey(String),
+    /// A binary row's FLOAT or DOUBLE is NaN or infinite, which no server
+    /// stores or sends and no text format can hold as a number.
+    #[error("malformed binary row: a FLOAT or DOUBLE value is not a finite number")]
+    NotFinite,
     /// The server sent an ERR packet.
     #[error("{0}")]
     Server(ServerError),

@@ -42,6 +42,7 @@ pub mod packets;
 pub mod reader;
 pub mod resultset;
 pub mod row;
+pub mod transcode;
 
 #[cfg(test)]
 mod hostile;

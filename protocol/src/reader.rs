@@ -61,6 +61,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A little-endian u16.
+    #[inline]
     pub fn u16(&mut self) -> Result<u16, ProtocolError> {
         let b = self.take(2)?;
         Ok(u16::from_le_bytes([b[0], b[1]]))
@@ -73,12 +74,14 @@ impl<'a> Reader<'a> {
     }
 
     /// A little-endian u32.
+    #[inline]
     pub fn u32(&mut self) -> Result<u32, ProtocolError> {
         let b = self.take(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
     /// A little-endian u64.
+    #[inline]
     pub fn u64(&mut self) -> Result<u64, ProtocolError> {
         let b = self.take(8)?;
         let mut a = [0u8; 8];

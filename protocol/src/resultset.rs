@@ -51,6 +51,7 @@ pub struct QueryDecoder {
     extended_metadata: bool,
     columns: Vec<ColumnDef>,
     rows: RowDecoder,
+    result_sets: u64,
 }
 
 impl QueryDecoder {
@@ -63,12 +64,18 @@ impl QueryDecoder {
             extended_metadata,
             columns: Vec::new(),
             rows: RowDecoder::default(),
+            result_sets: 0,
         }
     }
 
     /// Columns of the current result set.
     pub fn columns(&self) -> &[ColumnDef] {
         &self.columns
+    }
+
+    /// How many result sets have begun: a new number means new columns.
+    pub fn result_sets(&self) -> u64 {
+        self.result_sets
     }
 
     /// Whether the whole response (every result set) has been read.
@@ -154,6 +161,7 @@ impl QueryDecoder {
                     });
                 }
                 self.columns.clear();
+                self.result_sets += 1;
                 // Reserve for what a packet can carry, not for what it claims.
                 self.columns.reserve(count.min(256) as usize);
                 self.state = State::ColumnDefs { remaining: count };

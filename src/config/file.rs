@@ -2,7 +2,7 @@
 //! names, and how it is read. Errors never quote the file's lines, which may
 //! hold a password.
 
-use crate::cli::{Consistency, SslMode};
+use crate::cli::{Consistency, Protocol, SslMode};
 use crate::error::Error;
 use crate::format::parquet::{ParquetCompression, ParquetDates};
 use crate::format::{BigNumbers, BinaryEncoding, Format};
@@ -39,6 +39,7 @@ pub(super) struct FileConfig {
     pub(super) first_result_only: Option<bool>,
     pub(super) force: Option<bool>,
     pub(super) allow_writes: Option<bool>,
+    pub(super) protocol: Option<Protocol>,
     pub(super) time_zone: Option<String>,
     pub(super) threads: Option<u32>,
     pub(super) split_by: Option<String>,
@@ -200,6 +201,7 @@ allow-empty = true
 first-result-only = true
 force = true
 allow-writes = true
+protocol = "binary"
 time-zone = "+00:00"
 threads = 2
 split-by = "id"

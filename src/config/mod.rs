@@ -211,6 +211,8 @@ pub struct Config {
     /// Export the first of several result sets and discard the others,
     /// instead of failing.
     pub first_result_only: bool,
+    /// Text or binary result rows.
+    pub protocol: crate::cli::Protocol,
     /// 0 = warnings, 1 = info, 2 = debug, 3 = trace.
     pub verbosity: u8,
     /// Only errors on stderr.
@@ -537,6 +539,7 @@ impl Config {
             format_options,
             allow_empty: flag(cli.allow_empty, file.allow_empty),
             first_result_only: flag(cli.first_result_only, file.first_result_only),
+            protocol: cli.protocol.or(file.protocol).unwrap_or_default(),
             force: flag(cli.force, file.force),
             verbosity: cli.verbose.max(file.verbose.unwrap_or(0)),
             quiet: flag(cli.quiet, file.quiet),
@@ -1192,6 +1195,23 @@ mod tests {
             resolve(&a, &[]).unwrap().connect.time_zone.as_deref(),
             Some("UTC")
         );
+    }
+
+    #[test]
+    fn protocol_from_the_flag_over_the_config_file_default_text() {
+        use crate::cli::Protocol;
+        let base = ["--db-url", URL, "-q", "x", "-o", "o"];
+        assert_eq!(resolve(&base, &[]).unwrap().protocol, Protocol::Text);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "protocol = \"binary\"\n").unwrap();
+        let mut a = base.to_vec();
+        a.extend(["--config", file.to_str().unwrap()]);
+        assert_eq!(resolve(&a, &[]).unwrap().protocol, Protocol::Binary);
+        a.extend(["--protocol", "text"]);
+        assert_eq!(resolve(&a, &[]).unwrap().protocol, Protocol::Text);
+        let bad = Cli::try_parse_from(["gold_digger", "--protocol", "x"]);
+        assert_eq!(bad.unwrap_err().exit_code(), 2);
     }
 
     #[test]

@@ -8,14 +8,18 @@ mod record;
 pub mod tls;
 pub mod transport;
 
+use crate::cli::Protocol;
 use crate::cli::SslMode;
 use crate::config::{ConnectOptions, Endpoint};
 use crate::error::{Error, StreamError};
+use gd_protocol::binary::{
+    PrepareDecoder, PrepareOk, PrepareStep, com_stmt_close, com_stmt_execute, com_stmt_prepare,
+};
 use gd_protocol::command::{COM_QUIT, com_query};
 use gd_protocol::framing::{Decoded, Framer};
 use gd_protocol::handshake::{AuthStep, Credentials, Greeting, Login, Negotiated};
 use gd_protocol::resultset::{Event, QueryDecoder};
-use gd_protocol::{ColumnDef, ProtocolError};
+use gd_protocol::{ColumnDef, ProtocolError, ServerError};
 use inbuf::InBuf;
 use std::io;
 use std::time::Duration;
@@ -119,6 +123,22 @@ pub enum Flow {
     Continue,
     /// The exchange is over.
     Stop,
+}
+
+/// How a statement was sent: its rows arrive as text or in binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Statement {
+    /// COM_QUERY: text rows.
+    Query,
+    /// A prepared statement (its id), executed: binary rows.
+    Prepared(u32),
+}
+
+impl Statement {
+    /// Whether the rows arrive in the binary protocol.
+    pub fn is_binary(self) -> bool {
+        matches!(self, Self::Prepared(_))
+    }
 }
 
 /// A connection after login.
@@ -326,6 +346,96 @@ impl Session {
     pub async fn send_query(&mut self, sql: &str) -> io::Result<()> {
         self.framer.reset_seq();
         self.send(&com_query(sql)).await
+    }
+
+    /// Sends `sql` in `protocol`; the response (a text or a binary result
+    /// set) is read with [`Session::for_each_packet`], and then the statement
+    /// is closed with [`Session::close_statement`]. A statement the server
+    /// refuses to prepare runs with COM_QUERY instead: preparing has no side
+    /// effects, so the text protocol then gives exactly its own behaviour and
+    /// errors.
+    pub async fn start_statement(
+        &mut self,
+        sql: &str,
+        protocol: Protocol,
+    ) -> Result<Statement, Error> {
+        let io = |e: io::Error| Error::Stream {
+            rows: 0,
+            source: e.into(),
+        };
+        if protocol == Protocol::Binary {
+            match self.prepare(sql).await? {
+                // A `?` in the text: the text protocol reports it as the
+                // syntax error it is there.
+                Ok(ok) if ok.params > 0 => {
+                    self.close_statement(Statement::Prepared(ok.statement_id))
+                        .await;
+                    tracing::info!(
+                        "the query has {} parameter placeholders; running it with the text \
+                         protocol",
+                        ok.params
+                    );
+                }
+                Ok(ok) => {
+                    let id = ok.statement_id;
+                    tracing::debug!(statement = id, "prepared: the rows arrive in binary");
+                    self.framer.reset_seq();
+                    self.send(&com_stmt_execute(id)).await.map_err(io)?;
+                    return Ok(Statement::Prepared(id));
+                }
+                Err(refused) => tracing::info!(
+                    "the server cannot prepare the query ({refused}); running it with the text \
+                     protocol"
+                ),
+            }
+        }
+        self.send_query(sql).await.map_err(io)?;
+        Ok(Statement::Query)
+    }
+
+    /// Prepares `sql`: the server's answer, or its refusal.
+    async fn prepare(&mut self, sql: &str) -> Result<Result<PrepareOk, ServerError>, Error> {
+        self.framer.reset_seq();
+        self.send(&com_stmt_prepare(sql))
+            .await
+            .map_err(|e| short_response_error(PacketError::Io(e)))?;
+        let mut decoder = PrepareDecoder::new(
+            self.negotiated.deprecate_eof(),
+            self.negotiated.extended_metadata(),
+        );
+        // The refusal ends the exchange like a last packet (Stop, not an
+        // error), so that its bytes are consumed before the next command.
+        let mut refused = None;
+        self.for_each_packet(false, |payload| match decoder.feed(payload) {
+            Ok(PrepareStep::Continue) => Ok(Flow::Continue),
+            Ok(PrepareStep::Done) => Ok(Flow::Stop),
+            Err(ProtocolError::Server(e)) => {
+                refused = Some(e);
+                Ok(Flow::Stop)
+            }
+            Err(e) => Err(e),
+        })
+        .await
+        .map_err(short_response_error)?;
+        match (refused, decoder.ok()) {
+            (Some(refused), _) => Ok(Err(refused)),
+            (None, Some(ok)) => Ok(Ok(ok)),
+            (None, None) => Err(Error::Query(ProtocolError::UnexpectedPacket {
+                state: "waiting for the response to COM_STMT_PREPARE",
+                first_byte: 0,
+            })),
+        }
+    }
+
+    /// Frees a prepared statement once its whole response was read (no
+    /// response; errors are left to the next command).
+    pub async fn close_statement(&mut self, statement: Statement) {
+        if let Statement::Prepared(id) = statement {
+            self.framer.reset_seq();
+            if let Err(e) = self.send(&com_stmt_close(id)).await {
+                tracing::debug!("COM_STMT_CLOSE failed: {e}");
+            }
+        }
     }
 
     /// Runs a statement and drains its response; fails on an ERR packet.

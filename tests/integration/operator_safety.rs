@@ -398,3 +398,34 @@ fn time_zone_sets_the_sessions_zone_for_timestamps() {
     r.assert_code(2);
     assert_stderr_has(&r, "is not a time zone");
 }
+
+/// Issue 13: the execution of a prepared statement (`--protocol binary`) is cancelled on the
+/// server the same way, by a signal and by the read timeout.
+#[test]
+fn a_prepared_statement_is_cancelled_on_the_server_too() {
+    let marker = "gd_cancel_binary_sigint";
+    let _cleanup = Cleanup(marker);
+    let dir = common::tempdir();
+    let binary = ["--protocol", "binary", "-vv"];
+    let (r, took) = busy_export(marker, &dir.path().join("out.csv"), &binary, Some("INT"));
+    r.assert_code(130);
+    assert!(took < Duration::from_secs(15), "exit took {took:?}\n{r}");
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("the rows arrive in binary"),
+        "not prepared: {r}"
+    );
+    assert_query_gone(marker, &r);
+    assert_eq!(common::dir_entries(dir.path()), Vec::<String>::new());
+
+    let marker = "gd_cancel_binary_timeout";
+    let _cleanup = Cleanup(marker);
+    let timeout = ["--protocol", "binary", "--read-timeout", "2"];
+    let (r, _) = busy_export(marker, &dir.path().join("out.csv"), &timeout, None);
+    r.assert_code(4);
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("sent nothing for 2 s"),
+        "{r}"
+    );
+    assert_query_gone(marker, &r);
+    assert_eq!(common::dir_entries(dir.path()), Vec::<String>::new());
+}
