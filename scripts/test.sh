@@ -4,7 +4,9 @@
 #      compressed-output tests), pyarrow in target/py (for the Parquet tests), and the rustfmt
 #      and clippy components if they are missing;
 #   2. starts (or reuses) the throwaway MariaDB and exports its GD_TEST_* variables;
-#   3. runs cargo fmt --check, cargo clippy -D warnings and cargo test for the whole workspace.
+#   3. runs cargo fmt --check, cargo clippy -D warnings and cargo test for the whole workspace,
+#      then the integration tests a second time with GD_TEST_PROTOCOL=text: every export of the
+#      first run uses gold_digger's default protocol (binary), of the second the text protocol.
 # Every step runs even if an earlier one failed; the exit code is non-zero if any failed.
 # The integration tests fail (they never skip) when the server cannot be reached.
 set -euo pipefail
@@ -60,6 +62,7 @@ step() {
 step cargo fmt --all -- --check
 step cargo clippy --workspace --all-targets -- -D warnings
 step cargo test --workspace
+step env GD_TEST_PROTOCOL=text cargo test --test integration
 
 if ((${#failed[@]})); then
     say "FAILED:"

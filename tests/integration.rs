@@ -126,7 +126,9 @@ fn check_all_types_delimited(file_name: &str, delimiter: u8) {
         for ((field, col), value) in record.iter().zip(&exp.columns).zip(row) {
             let want = delimited_cell(col.kind, value);
             assert!(
-                field == want.as_slice(),
+                field == want.as_slice()
+                    || (col.kind == Kind::Float
+                        && common::float_matches(&col.data_type, field, &want)),
                 "{r}, column {} ({}): got {:?}, want {:?}",
                 col.name,
                 col.column_type,
@@ -216,6 +218,19 @@ fn parse_json_doc(bytes: &[u8]) -> JsonDoc {
 
 /// Whether the raw JSON text holds `"key":` followed (after optional spaces) by exactly `text`
 /// and then `,`, `}` or whitespace: the number was written as that text, not re-formatted.
+/// The raw text of every value of `key` in the document, in order (numbers and null only:
+/// the text up to the next `,`, `}` or white space).
+fn raw_values<'a>(raw: &'a str, key: &str) -> Vec<&'a str> {
+    let needle = format!("\"{key}\":");
+    raw.match_indices(&needle)
+        .map(|(at, _)| {
+            let rest = raw[at + needle.len()..].trim_start_matches([' ', '\n']);
+            let end = rest.find([',', '}', '\n', ' ', '\r']).unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .collect()
+}
+
 fn raw_has_number(raw: &str, key: &str, text: &str) -> bool {
     let needle = format!("\"{key}\":");
     raw.match_indices(&needle).any(|(at, _)| {
@@ -261,7 +276,7 @@ fn check_all_types_objects(
             .is_ok_and(|n| n.unsigned_abs() >= 1 << 53)
     };
 
-    for (obj, row) in objects.iter().zip(&exp.rows) {
+    for (index, (obj, row)) in objects.iter().zip(&exp.rows).enumerate() {
         let r = format!(
             "id {}",
             String::from_utf8_lossy(row[0].as_deref().unwrap_or_default())
@@ -280,6 +295,17 @@ fn check_all_types_objects(
                 }
                 Kind::Int | Kind::Bit if big_strings && beyond_double(utf8(v)) => {
                     assert_eq!(got.as_str(), Some(utf8(v)), "{ctx}: beyond 2^53, a string");
+                }
+                Kind::Float if common::binary_protocol() => {
+                    // The number as written: serde_json's own parse of -1.5e-300 is one
+                    // unit off (it rounds correctly only with its float_roundtrip feature).
+                    assert!(got.is_number(), "{ctx}: want a number, got {got}");
+                    let written = raw_values(raw, &col.name)[index];
+                    assert!(
+                        common::float_matches(&col.data_type, written.as_bytes(), v),
+                        "{ctx}: {written} is not the stored value {}",
+                        utf8(v)
+                    );
                 }
                 Kind::Int | Kind::Decimal | Kind::Float | Kind::Bit => {
                     if big_strings && col.kind != Kind::Float {

@@ -1198,18 +1198,18 @@ mod tests {
     }
 
     #[test]
-    fn protocol_from_the_flag_over_the_config_file_default_text() {
+    fn protocol_from_the_flag_over_the_config_file_default_binary() {
         use crate::cli::Protocol;
         let base = ["--db-url", URL, "-q", "x", "-o", "o"];
-        assert_eq!(resolve(&base, &[]).unwrap().protocol, Protocol::Text);
+        assert_eq!(resolve(&base, &[]).unwrap().protocol, Protocol::Binary);
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
-        std::fs::write(&file, "protocol = \"binary\"\n").unwrap();
+        std::fs::write(&file, "protocol = \"text\"\n").unwrap();
         let mut a = base.to_vec();
         a.extend(["--config", file.to_str().unwrap()]);
-        assert_eq!(resolve(&a, &[]).unwrap().protocol, Protocol::Binary);
-        a.extend(["--protocol", "text"]);
         assert_eq!(resolve(&a, &[]).unwrap().protocol, Protocol::Text);
+        a.extend(["--protocol", "binary"]);
+        assert_eq!(resolve(&a, &[]).unwrap().protocol, Protocol::Binary);
         let bad = Cli::try_parse_from(["gold_digger", "--protocol", "x"]);
         assert_eq!(bad.unwrap_err().exit_code(), 2);
     }

@@ -287,8 +287,40 @@ impl Column {
         match self.kind {
             Kind::Binary => c,
             Kind::Bit => format!("CAST(CAST({c} AS UNSIGNED) AS CHAR)"),
+            // The text protocol rounds FLOAT to six digits; the binary one sends the stored
+            // value, which the server shows exactly as a DOUBLE (compare with `float_matches`).
+            Kind::Float if binary_protocol() => format!("CAST(CAST({c} AS DOUBLE) AS CHAR)"),
             _ => format!("CAST({c} AS CHAR)"),
         }
+    }
+}
+
+/// Whether the suite's exports use the binary protocol: gold_digger's default, unless
+/// `GD_TEST_PROTOCOL=text` (see `with_test_protocol`).
+pub fn binary_protocol() -> bool {
+    std::env::var("GD_TEST_PROTOCOL").map_or(true, |p| p != "text")
+}
+
+/// Whether an exported FLOAT or DOUBLE (`data_type` as information_schema names it) is the
+/// server's value `want` (from [`Column::exact_expr`]): the same text with the text protocol;
+/// with the binary protocol the same number, as an `f32` for FLOAT (gold_digger writes the
+/// shortest text that reads back to the stored value, the server its DOUBLE's digits).
+pub fn float_matches(data_type: &str, got: &[u8], want: &[u8]) -> bool {
+    if !binary_protocol() {
+        return got == want;
+    }
+    let (Ok(got), Ok(want)) = (std::str::from_utf8(got), std::str::from_utf8(want)) else {
+        return false;
+    };
+    match data_type {
+        "float" => match (got.parse::<f32>(), want.parse::<f64>()) {
+            (Ok(g), Ok(w)) => g.to_bits() == (w as f32).to_bits(),
+            _ => false,
+        },
+        _ => match (got.parse::<f64>(), want.parse::<f64>()) {
+            (Ok(g), Ok(w)) => g.to_bits() == w.to_bits(),
+            _ => false,
+        },
     }
 }
 
@@ -449,6 +481,7 @@ pub fn run_with(
     during: impl FnOnce(u32),
 ) -> Run {
     let captured = stdout.is_none();
+    with_test_protocol(cmd);
     let mut child = cmd
         .stdout(stdout.unwrap_or_else(Stdio::piped))
         .stderr(Stdio::piped())
@@ -481,6 +514,22 @@ pub fn run_with(
             .map(|o| o.join().unwrap().expect("reading stdout"))
             .unwrap_or_default(),
         stderr: err.join().unwrap().expect("reading stderr"),
+    }
+}
+
+/// `GD_TEST_PROTOCOL=binary` (or `text`) runs every export of the suite with that
+/// `--protocol`, unless the test chose one itself: the same tests prove both protocols.
+fn with_test_protocol(cmd: &mut Command) {
+    let Ok(protocol) = std::env::var("GD_TEST_PROTOCOL") else {
+        return;
+    };
+    let ours = cmd.get_program() == std::ffi::OsStr::new(env!("CARGO_BIN_EXE_gold_digger"));
+    let chosen = cmd
+        .get_args()
+        .any(|a| a == "--protocol" || a.to_string_lossy().starts_with("--protocol="));
+    let subcommand = cmd.get_args().next().is_some_and(|a| a == "completion");
+    if ours && !chosen && !subcommand {
+        cmd.args(["--protocol", &protocol]);
     }
 }
 

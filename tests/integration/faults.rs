@@ -136,19 +136,23 @@ fn record_layout() -> Layout {
     assert_eq!(rec.len(), 1, "one connection");
     let stream = rec[0].from_server.clone();
     let pk = packets(&stream);
-    // Greeting, the login's OK, the session set-up's OK; then the query's response.
+    // Greeting, the login's OK, the session set-up's OK; then the query's response. With
+    // `--protocol binary` that is the prepare's response (which starts with 0x00), then the
+    // result set, the first response (sequence id 1) that starts with its column count, 3.
     let oks: Vec<usize> = (1..pk.len()).filter(|&i| pk[i].first == Some(0)).collect();
     let setup_ok = oks[1];
     let response_start = pk[setup_ok].end();
-    let count = pk[setup_ok + 1].first.unwrap() as usize;
-    assert_eq!(count, 3);
-    let columns: Vec<(usize, usize)> = pk[setup_ok + 1..setup_ok + 2 + count]
+    let start = (setup_ok + 1..pk.len())
+        .find(|&i| stream[pk[i].offset + 3] == 1 && pk[i].first == Some(3) && pk[i].len == 1)
+        .expect("the query's result set");
+    let count = pk[start].first.unwrap() as usize;
+    let columns: Vec<(usize, usize)> = pk[start..start + 1 + count]
         .iter()
         .map(|p| (p.offset, p.end()))
         .collect();
     // Rows end at the terminator (0xFE, short): with DEPRECATE_EOF there is no EOF after the
     // definitions; without it, skip one.
-    let mut first_row = setup_ok + 2 + count;
+    let mut first_row = start + 1 + count;
     if pk[first_row].first == Some(0xFE) && pk[first_row].len < 9 {
         first_row += 1;
     }
