@@ -358,3 +358,123 @@ pub fn check_json(options: u8, kinds: &[u8], fields: &[Option<Vec<u8>>]) {
         }
     }
 }
+
+/// Column kinds of the Parquet target: (type, charset, length, decimals, flags).
+/// VARCHAR, BLOB, TINYINT UNSIGNED, INT, BIGINT UNSIGNED, DECIMAL(10,2),
+/// DECIMAL(65,30), FLOAT, DOUBLE, DATE, DATETIME(6), TIMESTAMP, TIME(3),
+/// YEAR, BIT(12), JSON.
+const PARQUET_KINDS: [(u8, u16, u32, u8, u16); 16] = [
+    (253, 45, 255, 0, 0),
+    (252, 63, 65535, 0, 0),
+    (1, 63, 3, 0, 0x20),
+    (3, 63, 11, 0, 0),
+    (8, 63, 20, 0, 0x20),
+    (246, 63, 12, 2, 0),
+    (246, 63, 67, 30, 0),
+    (4, 63, 12, 31, 0),
+    (5, 63, 22, 31, 0),
+    (10, 63, 10, 0, 0),
+    (12, 63, 26, 6, 0),
+    (7, 63, 19, 0, 0),
+    (11, 63, 14, 3, 0),
+    (13, 63, 4, 0, 0x20),
+    (16, 63, 12, 0, 0x20),
+    (245, 63, 0xFFFF_FFFF, 0, 0),
+];
+
+/// Writes arbitrary fields as Parquet (see the `writer_parquet` target).
+/// `options`: bits 0–1 the page compression, bit 2 dates as text, bit 3 tiny
+/// row groups (many per file), bit 4 a second file after the first.
+pub fn check_parquet(options: u8, kinds: &[u8], fields: &[Option<Vec<u8>>]) {
+    use ::parquet::file::reader::{FileReader, SerializedFileReader};
+    use ::parquet::record::Field;
+    use gold_digger::format::parquet::{ParquetCompression, ParquetDates};
+    use gold_digger::format::{ParquetOptions, ParquetWriter};
+
+    let ncols = kinds.len().clamp(1, 6);
+    let kind_of = |i: usize| {
+        PARQUET_KINDS[usize::from(kinds.get(i).copied().unwrap_or(0)) % PARQUET_KINDS.len()]
+    };
+    let columns: Vec<ColumnDef> = (0..ncols)
+        .map(|i| {
+            let (t, cs, length, decimals, flags) = kind_of(i);
+            ColumnDef {
+                length,
+                decimals,
+                flags,
+                ..column(&format!("c{i}"), t, cs)
+            }
+        })
+        .collect();
+    let opts = ParquetOptions {
+        compression: match options & 3 {
+            0 => ParquetCompression::Zstd,
+            1 => ParquetCompression::Snappy,
+            _ => ParquetCompression::None,
+        },
+        dates: if options & 4 != 0 {
+            ParquetDates::String
+        } else {
+            ParquetDates::Typed
+        },
+        row_group_bytes: if options & 8 != 0 {
+            64 * 1024
+        } else {
+            ParquetOptions::default().row_group_bytes
+        },
+    };
+    // The server sends valid UTF-8 in every column but the binary ones (it
+    // replaces what is not, with a warning: CAST(X'FF' AS CHAR) arrives as
+    // `?`), and STRING/JSON columns must hold UTF-8 to be readable at all.
+    let fields: Vec<Option<Vec<u8>>> = fields
+        .iter()
+        .enumerate()
+        .map(|(n, f)| {
+            let (t, cs, ..) = kind_of(n % ncols);
+            let binary = (t == 252 && cs == 63) || t == 16;
+            f.as_ref().map(|b| {
+                if binary {
+                    b.clone()
+                } else {
+                    String::from_utf8_lossy(b).into_owned().into_bytes()
+                }
+            })
+        })
+        .collect();
+    let rows = rows(&fields, ncols);
+    let files = if options & 16 != 0 { 2 } else { 1 };
+    let mut writer = ParquetWriter::new(&opts);
+    for _ in 0..files {
+        let out = write(&mut writer, &columns, &rows);
+        if writer.take_error().is_some() {
+            // Refused: nothing to read back (the export fails with exit 4).
+            return;
+        }
+        let reader = SerializedFileReader::new(bytes::Bytes::from(out))
+            .expect("the writer's file opens");
+        let back: Vec<Vec<Field>> = reader
+            .get_row_iter(None)
+            .expect("rows")
+            .map(|r| {
+                r.expect("a row")
+                    .get_column_iter()
+                    .map(|(_, f)| f.clone())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(back.len(), rows.len(), "every row");
+        for (got, want) in back.iter().zip(&rows) {
+            assert_eq!(got.len(), ncols);
+            for (i, (g, w)) in got.iter().zip(want.iter()).enumerate() {
+                match (w, g) {
+                    (None, Field::Null) => {}
+                    (None, other) => panic!("column {i}: NULL came back as {other:?}"),
+                    (Some(_), Field::Null) => panic!("column {i}: a value came back as NULL"),
+                    (Some(w), Field::Str(s)) => assert_eq!(s.as_bytes(), &w[..], "column {i}"),
+                    (Some(w), Field::Bytes(b)) => assert_eq!(b.data(), &w[..], "column {i}"),
+                    (Some(_), _) => {}
+                }
+            }
+        }
+    }
+}
