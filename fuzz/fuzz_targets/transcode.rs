@@ -51,7 +51,10 @@ fuzz_target!(|data: &[u8]| {
         // NaN and infinity are the transcoder's own refusals; every other
         // malformed row is malformed for the decoder too.
         if !matches!(transcoded, Err(gd_protocol::ProtocolError::NotFinite)) {
-            assert!(decoded.is_err(), "transcoder refused a row the decoder takes");
+            assert!(
+                decoded.is_err(),
+                "transcoder refused a row the decoder takes"
+            );
         }
         return;
     };

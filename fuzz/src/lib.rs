@@ -450,8 +450,8 @@ pub fn check_parquet(options: u8, kinds: &[u8], fields: &[Option<Vec<u8>>]) {
             // Refused: nothing to read back (the export fails with exit 4).
             return;
         }
-        let reader = SerializedFileReader::new(bytes::Bytes::from(out))
-            .expect("the writer's file opens");
+        let reader =
+            SerializedFileReader::new(bytes::Bytes::from(out)).expect("the writer's file opens");
         let back: Vec<Vec<Field>> = reader
             .get_row_iter(None)
             .expect("rows")
