@@ -5,9 +5,7 @@ use crate::config::Config;
 use crate::conn::cancel::Canceller;
 use crate::conn::{Flow, PacketError, Session};
 use crate::error::{Error, StreamError};
-use crate::format::csv::DelimitedWriter;
-use crate::format::json::JsonWriter;
-use crate::format::{Format, ParquetWriter, RowWriter};
+use crate::format::RowWriter;
 use crate::progress::Meter;
 use crate::sink::Sink;
 use crate::split::{Cutter, Target};
@@ -100,26 +98,9 @@ pub async fn run(
     {
         meter.set_total(crate::parallel::table_rows(&mut session, table).await);
     }
-    let opts = &config.format_options;
-    let result = match config.format {
-        Format::Csv => {
-            let writer = DelimitedWriter::csv(opts);
-            export(&mut session, writer, sink, config, meter).await
-        }
-        Format::Tsv => {
-            let writer = DelimitedWriter::tsv(opts);
-            export(&mut session, writer, sink, config, meter).await
-        }
-        Format::Json => export(&mut session, JsonWriter::new(opts), sink, config, meter).await,
-        Format::Ndjson => {
-            let writer = JsonWriter::ndjson(opts);
-            export(&mut session, writer, sink, config, meter).await
-        }
-        Format::Parquet => {
-            let writer = ParquetWriter::new(&opts.parquet);
-            export(&mut session, writer, sink, config, meter).await
-        }
-    };
+    let result = crate::format::with_writer!(config.format, &config.format_options, |writer| {
+        export(&mut session, writer, sink, config, meter).await
+    });
     // After an error the connection may be mid-result: just drop it. A
     // server that went silent may still be working on the query, though,
     // and dropping the connection does not stop that: kill it first.
@@ -664,7 +645,7 @@ pub fn pump<W: RowWriter>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::FormatOptions;
+    use crate::format::{DelimitedWriter, FormatOptions, JsonWriter, ParquetWriter};
     use crate::synth::{mixed_binary_response, mixed_response};
     use std::cell::Cell;
 

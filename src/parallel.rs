@@ -16,9 +16,7 @@ use crate::conn::cancel::Canceller;
 use crate::conn::{Flow, PacketError, Session};
 use crate::error::{Error, StreamError};
 use crate::export::{BlockSink, FLUSH_AT, Output, Summary};
-use crate::format::csv::DelimitedWriter;
-use crate::format::json::JsonWriter;
-use crate::format::{Format, ParquetWriter, RowWriter};
+use crate::format::RowWriter;
 use crate::plan::keys::KeyType;
 use crate::plan::{Chunk, Chunker, MAX_PROBES, Split, Verdict, quote_identifier};
 use crate::progress::Meter;
@@ -57,29 +55,9 @@ pub async fn run(
     for s in &sessions {
         canceller.register(s.connection_id);
     }
-    let opts = &config.format_options;
-    let result = match config.format {
-        Format::Csv => {
-            let writer = DelimitedWriter::csv(opts);
-            export(&mut sessions, writer, sink, config, meter).await
-        }
-        Format::Tsv => {
-            let writer = DelimitedWriter::tsv(opts);
-            export(&mut sessions, writer, sink, config, meter).await
-        }
-        Format::Json => {
-            let writer = JsonWriter::new(opts);
-            export(&mut sessions, writer, sink, config, meter).await
-        }
-        Format::Ndjson => {
-            let writer = JsonWriter::ndjson(opts);
-            export(&mut sessions, writer, sink, config, meter).await
-        }
-        Format::Parquet => {
-            let writer = ParquetWriter::new(&opts.parquet);
-            export(&mut sessions, writer, sink, config, meter).await
-        }
-    };
+    let result = crate::format::with_writer!(config.format, &config.format_options, |writer| {
+        export(&mut sessions, writer, sink, config, meter).await
+    });
     match &result {
         Ok(_) => {
             for s in sessions {

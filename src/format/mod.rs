@@ -152,6 +152,40 @@ impl Default for FormatOptions {
     }
 }
 
+/// Evaluates `$body` with `$writer` bound to a new writer of `$format`,
+/// built from `$opts` ([`FormatOptions`]): one monomorphic export per format,
+/// so the hot path never dispatches per row. Used by the one-connection and
+/// the parallel export alike.
+macro_rules! with_writer {
+    ($format:expr, $opts:expr, |$writer:ident| $body:expr) => {{
+        use $crate::format::{DelimitedWriter, Format, JsonWriter, ParquetWriter};
+        let opts: &$crate::format::FormatOptions = $opts;
+        match $format {
+            Format::Csv => {
+                let $writer = DelimitedWriter::csv(opts);
+                $body
+            }
+            Format::Tsv => {
+                let $writer = DelimitedWriter::tsv(opts);
+                $body
+            }
+            Format::Json => {
+                let $writer = JsonWriter::new(opts);
+                $body
+            }
+            Format::Ndjson => {
+                let $writer = JsonWriter::ndjson(opts);
+                $body
+            }
+            Format::Parquet => {
+                let $writer = ParquetWriter::new(&opts.parquet);
+                $body
+            }
+        }
+    }};
+}
+pub(crate) use with_writer;
+
 /// A streaming writer for one output format.
 ///
 /// The export loop calls `begin` once, then for every row `packet_row`, or
