@@ -84,12 +84,7 @@ pub async fn run(
     meter: Option<Meter>,
 ) -> Result<Summary, Error> {
     // Open the output first: an unwritable path fails before connecting.
-    let sink = Target::open(
-        &config.output,
-        config.force,
-        config.compression,
-        config.split,
-    )?;
+    let sink = Target::for_config(config)?;
     let mut session = Session::connect(&config.connect).await?;
     canceller.register(session.connection_id);
     // The table's size is the total only when every row is exported.

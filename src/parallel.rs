@@ -42,12 +42,7 @@ pub async fn run(
     canceller: &Canceller,
     meter: Option<Meter>,
 ) -> Result<Summary, Error> {
-    let sink = Target::open(
-        &config.output,
-        config.force,
-        config.compression,
-        config.split,
-    )?;
+    let sink = Target::for_config(config)?;
     let threads = config.parallel.threads as usize;
     let mut sessions =
         futures_util::future::try_join_all((0..threads).map(|_| Session::connect(&config.connect)))

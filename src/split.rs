@@ -190,6 +190,17 @@ pub enum Target {
 }
 
 impl Target {
+    /// Opens the configured output (both export paths open it before
+    /// connecting, so that an unwritable path fails first).
+    pub fn for_config(config: &crate::config::Config) -> Result<Self, Error> {
+        Self::open(
+            &config.output,
+            config.force,
+            config.compression,
+            config.split,
+        )
+    }
+
     /// Opens the output: parts when `split` is set (see [`Parts::open`]),
     /// else as [`Destination::open`].
     pub fn open(
